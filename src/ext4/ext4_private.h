@@ -1,0 +1,109 @@
+/* Shared state and helpers of the ext2/3/4 backend (libext2fs).
+ *
+ * libext2fs is not thread-safe: every public sm_* entry point takes fs->lock
+ * for its whole duration (EXT4_LOCK/EXT4_UNLOCK) and the helpers below assume
+ * it is held.  Helpers return 0 or a negative errno.
+ */
+#ifndef SAFEMOUNT_EXT4_PRIVATE_H
+#define SAFEMOUNT_EXT4_PRIVATE_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ext2fs/ext2fs.h>
+
+#include "safemount/backend.h"
+
+/* Caps on what image data may make us do: see docs/security.md. */
+#define EXT4_MAX_SYMLINK     4096u        /* PATH_MAX: longer targets are corrupt */
+#define EXT4_MAX_DIR_ENTRIES (8u << 20)   /* readdir snapshot cap per directory */
+#define EXT4_MAX_XATTR_SIZE  (64u << 10)  /* one value, as XATTR_SIZE_MAX */
+#define EXT4_MAX_ORPHANS     65536u       /* orphan chain walk bound at mount */
+
+/* One entry per inode that has open file handles: unlinked inodes stay
+ * allocated (on the orphan list) until the last release. */
+struct ext4_open_inode {
+	ext2_ino_t ino;
+	uint32_t opens;
+	struct ext4_open_inode *next;
+};
+
+#define EXT4_OPEN_BUCKETS 1024u
+
+struct sm_fs {
+	ext2_filsys fs;
+	pthread_mutex_t lock;
+	bool read_only;
+	enum sm_atime_policy atime;
+	const char *warning;
+	const char *image_name;
+	struct ext4_open_inode *open_inodes[EXT4_OPEN_BUCKETS];
+};
+
+#define EXT4_LOCK(f)   pthread_mutex_lock(&(f)->lock)
+#define EXT4_UNLOCK(f) pthread_mutex_unlock(&(f)->lock)
+
+/* Map a libext2fs error code (or a plain errno it passes through) to -errno.
+ * Checksum, magic and "corrupt" codes become -EUCLEAN. */
+int ext4_err(errcode_t err);
+
+/* Is ino a valid inode number to ask the image about?  -ESTALE if not. */
+int ext4_check_ino(const struct sm_fs *f, uint64_t ino);
+
+/* Read / write a full (large) inode.  Reading validates what every caller
+ * relies on: a known file type and, for in-use inodes, links_count > 0
+ * (0 with dtime set is -ESTALE: the inode was deleted). */
+int ext4_read_inode(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode);
+int ext4_write_inode(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode);
+
+/* Fill the backend attribute struct from an inode. */
+void ext4_fill_attr(const struct sm_fs *f, ext2_ino_t ino,
+		    const struct ext2_inode_large *inode, struct sm_attr *out);
+
+/* Inode timestamps with nanoseconds and the epoch bits of *_extra. */
+enum ext4_time_field { EXT4_ATIME, EXT4_MTIME, EXT4_CTIME, EXT4_CRTIME };
+struct timespec ext4_get_time(const struct ext2_inode_large *inode, enum ext4_time_field which);
+void ext4_set_time(struct ext2_inode_large *inode, enum ext4_time_field which,
+		   struct timespec ts);
+struct timespec ext4_now(void);
+/* Set ctime (and mtime when `mtime` is true) to now. */
+void ext4_touch(struct ext2_inode_large *inode, bool mtime);
+
+/* Full 64-bit size and the file type as a DT_/EXT2_FT_ value from i_mode. */
+uint64_t ext4_isize(const struct ext2_inode_large *inode);
+int ext4_dirent_type(uint32_t mode);
+
+/* Open-count table (ext4_fs.c). */
+uint32_t ext4_open_count(struct sm_fs *f, ext2_ino_t ino);
+int ext4_open_get(struct sm_fs *f, ext2_ino_t ino);
+/* Returns the remaining count. */
+uint32_t ext4_open_put(struct sm_fs *f, ext2_ino_t ino);
+
+/* Orphan handling (ext4_orphan.c): called when links_count reaches 0.
+ * If the inode is still open it goes on the on-disk orphan list; otherwise
+ * its blocks and the inode are freed at once. */
+int ext4_drop_inode(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode);
+/* Free an inode whose last link and last opener are gone. */
+int ext4_free_inode(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode);
+/* At a rw mount: free what a crash left on the orphan list. */
+int ext4_process_orphans(struct sm_fs *f);
+
+/* File data (ext4_data.c): change i_size to `size`, freeing blocks past it
+ * (or just growing it: sparse).  -EFBIG beyond the format's maximum file
+ * size.  Updates and writes the inode (mtime/ctime are the caller's job). */
+int ext4_truncate(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode, uint64_t size);
+/* Largest file size this filesystem can hold for this inode's mapping. */
+uint64_t ext4_max_file_size(const struct sm_fs *f, const struct ext2_inode_large *inode);
+
+/* -EPERM for immutable inodes; for append-only ones only if !appending. */
+int ext4_check_modify(const struct ext2_inode_large *inode, bool appending);
+
+/* Writes are refused on ro mounts and on immutable / append-only inodes. */
+static inline int ext4_check_rw(const struct sm_fs *f)
+{
+	return f->read_only ? -EROFS : 0;
+}
+
+#endif

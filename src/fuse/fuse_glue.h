@@ -1,0 +1,28 @@
+/* The FUSE lowlevel glue: translates requests into backend (sm_*) calls. */
+#ifndef SAFEMOUNT_FUSE_GLUE_H
+#define SAFEMOUNT_FUSE_GLUE_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+
+#include "safemount/backend.h"
+
+/* The session's userdata.  Filled by fuse_server.c before the session
+ * starts; read-only afterwards. */
+struct sm_fuse {
+	struct sm_fs *fs;
+	bool read_only;
+	bool debug;
+	double entry_timeout;   /* seconds the kernel may cache names and attrs */
+	/* Owner override for mounts by non-root users (issue: containment);
+	 * when set, every inode is reported as owned by uid/gid. */
+	bool map_owner;
+	uint32_t uid, gid;
+};
+
+/* Every operation; the init callback sets the capabilities we rely on
+ * (export support, POSIX ACLs, readdirplus, atomic O_TRUNC, ...). */
+extern const struct fuse_lowlevel_ops sm_fuse_ops;
+
+#endif
