@@ -1,0 +1,37 @@
+# Thin wrapper around meson so that the two documented commands work on a
+# fresh Debian machine:  `make demo`  and  `make check`.
+PREFIX ?= /usr/local
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all deps demo check check-unit check-asan install clean
+
+all: $(BUILD)/safemount
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=$(PREFIX) -Dwerror=true
+
+$(BUILD)/safemount: $(BUILD)/build.ninja FORCE
+	ninja -C $(BUILD)
+
+FORCE:
+
+deps:
+	@scripts/install-deps.sh
+
+demo: deps all
+	@scripts/demo.sh $(BUILD)/safemount
+
+# Every test (unit and integration on real FUSE mounts), then the
+# integration suite again under ASan+UBSan.  The last line is the summary.
+check: deps all
+	@scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)
+
+check-unit: deps all
+	meson test -C $(BUILD) --suite unit
+
+install: all
+	meson install -C $(BUILD) --no-rebuild
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
