@@ -96,9 +96,35 @@ int ext4_process_orphans(struct sm_fs *f);
 int ext4_truncate(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode, uint64_t size);
 /* Largest file size this filesystem can hold for this inode's mapping. */
 uint64_t ext4_max_file_size(const struct sm_fs *f, const struct ext2_inode_large *inode);
+/* ext2fs_punch() of logical blocks [start, end] (end ~0: to the end), safe
+ * against libext2fs 1.47.0 leaking blocks when a freed run ends at the
+ * filesystem's last block.  Updates and writes *inode's block map. */
+int ext4_punch(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
+	       blk64_t start, blk64_t end);
 
 /* -EPERM for immutable inodes; for append-only ones only if !appending. */
 int ext4_check_modify(const struct ext2_inode_large *inode, bool appending);
+
+/* Directory entries (ext4_dir.c), shared by ext4_namei.c and ext4_rename.c.
+ * A valid name is 1..EXT2_NAME_LEN bytes without '/'; *len gets its length. */
+int ext4_check_name(const char *name, size_t *len);
+/* Entry `name` of dir: -ENOENT if absent, -EUCLEAN if it names no valid inode. */
+int ext4_dir_lookup(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t len,
+		    ext2_ino_t *ino);
+/* Add an entry (the caller checked it is absent), growing the directory if full. */
+int ext4_dir_add(struct sm_fs *f, ext2_ino_t dir, const char *name, ext2_ino_t ino,
+		 uint32_t mode);
+/* Point the existing entry `name` (naming old_ino, or anything if 0) at new_ino. */
+int ext4_dir_set_entry(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t len,
+		       ext2_ino_t old_ino, ext2_ino_t new_ino, uint32_t mode);
+/* 1 if dir holds nothing but "." and "..", 0 if it does, or -errno. */
+int ext4_dir_is_empty(struct sm_fs *f, ext2_ino_t dir);
+/* Read the inode an entry names: a free or unlinked one is -EUCLEAN. */
+int ext4_read_child(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode);
+/* -EMLINK if dir cannot take another subdirectory (dir_nlink rules). */
+int ext4_dir_nlink_check(const struct sm_fs *f, const struct ext2_inode_large *dir);
+/* Entries of dir changed: mtime/ctime now, links +1/-1 for a subdirectory. */
+int ext4_dir_changed(struct sm_fs *f, ext2_ino_t dir, int nlink);
 
 /* Writes are refused on ro mounts and on immutable / append-only inodes. */
 static inline int ext4_check_rw(const struct sm_fs *f)

@@ -1,1 +1,620 @@
-/* placeholder: being written */
+/* Extended attributes and POSIX ACLs.
+ *
+ * Handles are opened in raw mode (XATTR_HANDLE_FLAG_RAW): libext2fs 1.47's
+ * own ACL conversion trusts the on-disk entry sizes and can run past its
+ * buffers on a crafted value, so the ACL format is converted here, with
+ * every entry bounds-checked, and validated like the kernel's
+ * posix_acl_valid() before it is stored.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include "ext4_private.h"
+
+#define XATTR_NAME_MAX_LEN 255u
+
+/* Linux ACL xattr format (posix_acl_xattr.h) and ext4's on-disk format. */
+#define ACL_XATTR_VERSION 0x0002u
+#define ACL_DISK_VERSION  0x0001u
+#define ACL_UNDEFINED_ID  0xffffffffu
+#define ACL_TAG_USER_OBJ  0x01
+#define ACL_TAG_USER      0x02
+#define ACL_TAG_GROUP_OBJ 0x04
+#define ACL_TAG_GROUP     0x08
+#define ACL_TAG_MASK      0x10
+#define ACL_TAG_OTHER     0x20
+#define ACL_PERM_BITS     0x07
+
+#define ACL_ACCESS  "system.posix_acl_access"
+#define ACL_DEFAULT "system.posix_acl_default"
+
+enum xattr_ns { NS_USER, NS_TRUSTED, NS_SECURITY, NS_ACL_ACCESS, NS_ACL_DEFAULT, NS_NONE };
+
+static const struct { const char *prefix; enum xattr_ns ns; } prefixes[] = {
+	{ "user.", NS_USER },
+	{ "trusted.", NS_TRUSTED },
+	{ "security.", NS_SECURITY },
+};
+
+/* Which namespace a name is in; NS_NONE for names we do not serve
+ * (system.data is the inline-data store, other system.* names and unknown
+ * prefixes have no handler in ext4 either).  *empty is set for a prefix
+ * with nothing after it. */
+static enum xattr_ns classify(const char *name, bool *empty)
+{
+	*empty = false;
+	if (strcmp(name, ACL_ACCESS) == 0)
+		return NS_ACL_ACCESS;
+	if (strcmp(name, ACL_DEFAULT) == 0)
+		return NS_ACL_DEFAULT;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i].prefix);
+		if (strncmp(name, prefixes[i].prefix, n) == 0) {
+			*empty = name[n] == '\0';
+			return prefixes[i].ns;
+		}
+	}
+	return NS_NONE;
+}
+
+/* Check a name from the caller; 0 and *ns, or -errno. */
+static int check_name(const char *name, enum xattr_ns *ns)
+{
+	bool empty;
+
+	if (!name)
+		return -EINVAL;
+	size_t len = strnlen(name, XATTR_NAME_MAX_LEN + 1);
+	if (len == 0)
+		return -ERANGE;
+	if (len > XATTR_NAME_MAX_LEN)
+		return -ERANGE;
+	*ns = classify(name, &empty);
+	if (*ns == NS_NONE)
+		return -EOPNOTSUPP;
+	if (empty)
+		return -EINVAL;
+	return 0;
+}
+
+static int le16_at(const unsigned char *p)
+{
+	return p[0] | p[1] << 8;
+}
+
+static uint32_t le32_at(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le16(unsigned char *p, unsigned v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	put_le16(p, v & 0xffff);
+	put_le16(p + 2, v >> 16);
+}
+
+static bool acl_tag_has_id(int tag)
+{
+	return tag == ACL_TAG_USER || tag == ACL_TAG_GROUP;
+}
+
+/* On-disk ext4 ACL (image data: hostile) to the Linux xattr format.
+ * *out is malloc'd. */
+static int acl_from_disk(const unsigned char *disk, size_t len, unsigned char **out,
+			 size_t *out_len)
+{
+	size_t n = 0, pos;
+	unsigned char *buf, *e;
+
+	if (len < 4 || le32_at(disk) != ACL_DISK_VERSION)
+		return -EUCLEAN;
+	/* Count first, checking every entry lies inside the value. */
+	for (pos = 4; pos < len; n++) {
+		if (len - pos < 4)
+			return -EUCLEAN;
+		int tag = le16_at(disk + pos);
+		size_t esize = acl_tag_has_id(tag) ? 8 : 4;
+		switch (tag) {
+		case ACL_TAG_USER_OBJ: case ACL_TAG_USER: case ACL_TAG_GROUP_OBJ:
+		case ACL_TAG_GROUP: case ACL_TAG_MASK: case ACL_TAG_OTHER:
+			break;
+		default:
+			return -EUCLEAN;
+		}
+		if (len - pos < esize)
+			return -EUCLEAN;
+		pos += esize;
+	}
+	*out_len = 4 + 8 * n;
+	buf = malloc(*out_len);
+	if (!buf)
+		return -ENOMEM;
+	put_le32(buf, ACL_XATTR_VERSION);
+	e = buf + 4;
+	for (pos = 4; pos < len; e += 8) {
+		int tag = le16_at(disk + pos);
+		put_le16(e, (unsigned)tag);
+		put_le16(e + 2, (unsigned)le16_at(disk + pos + 2));
+		if (acl_tag_has_id(tag)) {
+			put_le32(e + 4, le32_at(disk + pos + 4));
+			pos += 8;
+		} else {
+			/* posix_acl_to_xattr() writes ACL_UNDEFINED_ID here. */
+			put_le32(e + 4, ACL_UNDEFINED_ID);
+			pos += 4;
+		}
+	}
+	*out = buf;
+	return 0;
+}
+
+/* Validate a Linux-format ACL from the caller like posix_acl_from_xattr()
+ * and posix_acl_valid(); *count is its number of entries (0: no ACL). */
+static int acl_check(const unsigned char *value, size_t len, size_t *count)
+{
+	enum { S_UOBJ, S_USER, S_GROUP, S_OTHER, S_DONE } state = S_UOBJ;
+	bool needs_mask = false;
+
+	*count = 0;
+	if (len == 0)
+		return 0;
+	if (len < 4)
+		return -EINVAL;
+	if (le32_at(value) != ACL_XATTR_VERSION)
+		return -EOPNOTSUPP;
+	if ((len - 4) % 8)
+		return -EINVAL;
+	*count = (len - 4) / 8;
+	if (*count == 0)
+		return 0;
+	for (size_t i = 0; i < *count; i++) {
+		const unsigned char *e = value + 4 + 8 * i;
+		int tag = le16_at(e);
+		if (le16_at(e + 2) & ~ACL_PERM_BITS)
+			return -EINVAL;
+		switch (tag) {
+		case ACL_TAG_USER_OBJ:
+			if (state != S_UOBJ)
+				return -EINVAL;
+			state = S_USER;
+			break;
+		case ACL_TAG_USER:
+			if (state != S_USER || le32_at(e + 4) == ACL_UNDEFINED_ID)
+				return -EINVAL;
+			needs_mask = true;
+			break;
+		case ACL_TAG_GROUP_OBJ:
+			if (state != S_USER)
+				return -EINVAL;
+			state = S_GROUP;
+			break;
+		case ACL_TAG_GROUP:
+			if (state != S_GROUP || le32_at(e + 4) == ACL_UNDEFINED_ID)
+				return -EINVAL;
+			needs_mask = true;
+			break;
+		case ACL_TAG_MASK:
+			if (state != S_GROUP)
+				return -EINVAL;
+			state = S_OTHER;
+			break;
+		case ACL_TAG_OTHER:
+			if (state == S_OTHER || (state == S_GROUP && !needs_mask)) {
+				state = S_DONE;
+				break;
+			}
+			return -EINVAL;
+		default:
+			return -EINVAL;
+		}
+	}
+	return state == S_DONE ? 0 : -EINVAL;
+}
+
+/* posix_acl_equiv_mode(): the permission bits the ACL implies, and whether
+ * the mode alone says everything (no named entries, no mask). */
+static bool acl_equiv_mode(const unsigned char *value, size_t count, uint16_t *perm)
+{
+	bool equiv = true;
+	int mask = -1;
+	uint16_t mode = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		const unsigned char *e = value + 4 + 8 * i;
+		uint16_t p = (uint16_t)(le16_at(e + 2) & ACL_PERM_BITS);
+		switch (le16_at(e)) {
+		case ACL_TAG_USER_OBJ: mode |= (uint16_t)(p << 6); break;
+		case ACL_TAG_GROUP_OBJ: mode |= (uint16_t)(p << 3); break;
+		case ACL_TAG_OTHER: mode |= p; break;
+		case ACL_TAG_MASK: mask = p; equiv = false; break;
+		default: equiv = false; break;
+		}
+	}
+	if (mask >= 0)
+		mode = (uint16_t)((mode & ~S_IRWXG) | (mask << 3));
+	*perm = mode;
+	return equiv;
+}
+
+/* A validated Linux-format ACL to ext4's on-disk format. */
+static int acl_to_disk(const unsigned char *value, size_t count, unsigned char **out,
+		       size_t *out_len)
+{
+	unsigned char *buf = malloc(4 + 8 * count), *e;
+	if (!buf)
+		return -ENOMEM;
+	put_le32(buf, ACL_DISK_VERSION);
+	e = buf + 4;
+	for (size_t i = 0; i < count; i++) {
+		const unsigned char *x = value + 4 + 8 * i;
+		int tag = le16_at(x);
+		put_le16(e, (unsigned)tag);
+		put_le16(e + 2, (unsigned)le16_at(x + 2));
+		if (acl_tag_has_id(tag)) {
+			put_le32(e + 4, le32_at(x + 4));
+			e += 8;
+		} else {
+			e += 4;
+		}
+	}
+	*out = buf;
+	*out_len = (size_t)(e - buf);
+	return 0;
+}
+
+/* libext2fs reports a malformed stored name as "bad name length", which
+ * ext4_err() reads as the caller's fault; reading, it is the image's. */
+static int read_err(errcode_t err)
+{
+	if (err == EXT2_ET_EA_BAD_NAME_LEN)
+		return -EUCLEAN;
+	return ext4_err(err);
+}
+
+/* Open and read the attributes of ino, in raw mode.  -ENODATA when the
+ * filesystem has no xattr support at all (nothing can be stored). */
+static int open_xattrs(struct sm_fs *f, ext2_ino_t ino, struct ext2_xattr_handle **out)
+{
+	struct ext2_xattr_handle *h = NULL;
+	unsigned int flags = XATTR_HANDLE_FLAG_RAW;
+	errcode_t err;
+
+	err = ext2fs_xattrs_open(f->fs, ino, &h);
+	if (err == EXT2_ET_MISSING_EA_FEATURE)
+		return -ENODATA;
+	if (err)
+		return ext4_err(err);
+	err = ext2fs_xattrs_flags(h, &flags, NULL);
+	if (!err)
+		err = ext2fs_xattrs_read(h);
+	if (err) {
+		ext2fs_xattrs_close(&h);
+		return read_err(err);
+	}
+	*out = h;
+	return 0;
+}
+
+/* The stored value of name, malloc'd into *value (ext2fs_free_mem). */
+static int get_raw(struct ext2_xattr_handle *h, const char *name, void **value, size_t *len)
+{
+	errcode_t err = ext2fs_xattr_get(h, name, value, len);
+	if (err == EXT2_ET_EA_KEY_NOT_FOUND)
+		return -ENODATA;
+	return read_err(err);
+}
+
+ssize_t sm_getxattr(struct sm_fs *f, uint64_t ino, const char *name, void *buf, size_t size)
+{
+	struct ext2_inode_large inode;
+	struct ext2_xattr_handle *h = NULL;
+	enum xattr_ns ns;
+	void *raw = NULL;
+	unsigned char *conv = NULL;
+	const unsigned char *val;
+	size_t raw_len = 0, len;
+	ssize_t ret;
+
+	ret = check_name(name, &ns);
+	if (ret)
+		return ret;
+	EXT4_LOCK(f);
+	ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
+	if (ret)
+		goto out_unlock;
+	/* As the kernel's xattr_permission(): user.* exists only on regular
+	 * files and directories. */
+	if (ns == NS_USER && !LINUX_S_ISREG(inode.i_mode) && !LINUX_S_ISDIR(inode.i_mode)) {
+		ret = -ENODATA;
+		goto out_unlock;
+	}
+	if ((ns == NS_ACL_ACCESS || ns == NS_ACL_DEFAULT) && LINUX_S_ISLNK(inode.i_mode)) {
+		ret = -EOPNOTSUPP;
+		goto out_unlock;
+	}
+	ret = open_xattrs(f, (ext2_ino_t)ino, &h);
+	if (ret)
+		goto out_unlock;
+	ret = get_raw(h, name, &raw, &raw_len);
+	if (ret)
+		goto out_close;
+	val = raw;
+	len = raw_len;
+	if (ns == NS_ACL_ACCESS || ns == NS_ACL_DEFAULT) {
+		ret = acl_from_disk(raw, raw_len, &conv, &len);
+		if (ret)
+			goto out_free;
+		val = conv;
+	}
+	if (len > EXT4_MAX_XATTR_SIZE) {
+		ret = -E2BIG;
+		goto out_free;
+	}
+	if (size == 0) {
+		ret = (ssize_t)len;
+	} else if (len > size) {
+		ret = -ERANGE;
+	} else {
+		if (len)
+			memcpy(buf, val, len);
+		ret = (ssize_t)len;
+	}
+out_free:
+	free(conv);
+	if (raw)
+		ext2fs_free_mem(&raw);
+out_close:
+	ext2fs_xattrs_close(&h);
+out_unlock:
+	EXT4_UNLOCK(f);
+	return ret;
+}
+
+struct list_ctx {
+	char *buf;
+	size_t size;    /* 0: only measure */
+	size_t used;
+	int err;
+};
+
+static int list_cb(char *name, char *value, size_t value_len, void *data)
+{
+	struct list_ctx *c = data;
+	bool empty;
+
+	(void)value; (void)value_len;
+	/* Only names we would also serve: never system.data, never names
+	 * whose index libext2fs could not map to a prefix. */
+	if (classify(name, &empty) == NS_NONE || empty)
+		return 0;
+	size_t n = strlen(name) + 1;
+	if (n > XATTR_NAME_MAX_LEN + 1)
+		return 0;
+	if (c->size) {
+		if (c->used + n > c->size) {
+			c->err = -ERANGE;
+			return XATTR_ABORT;
+		}
+		memcpy(c->buf + c->used, name, n);
+	}
+	c->used += n;
+	return 0;
+}
+
+ssize_t sm_listxattr(struct sm_fs *f, uint64_t ino, char *buf, size_t size)
+{
+	struct ext2_inode_large inode;
+	struct ext2_xattr_handle *h = NULL;
+	struct list_ctx c = { .buf = buf, .size = size };
+	ssize_t ret;
+
+	EXT4_LOCK(f);
+	ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
+	if (ret)
+		goto out_unlock;
+	ret = open_xattrs(f, (ext2_ino_t)ino, &h);
+	if (ret == -ENODATA) {
+		ret = 0;
+		goto out_unlock;
+	}
+	if (ret)
+		goto out_unlock;
+	errcode_t err = ext2fs_xattrs_iterate(h, list_cb, &c);
+	ext2fs_xattrs_close(&h);
+	if (err)
+		ret = read_err(err);
+	else if (c.err)
+		ret = c.err;
+	else
+		ret = (ssize_t)c.used;
+out_unlock:
+	EXT4_UNLOCK(f);
+	return ret;
+}
+
+/* After a successful change: ctime (and the mode, for an access ACL) on
+ * the freshly re-read inode, since libext2fs wrote the xattr area. */
+static int finish_change(struct sm_fs *f, ext2_ino_t ino, bool set_perm, uint16_t perm)
+{
+	struct ext2_inode_large inode;
+	int ret = ext4_read_inode(f, ino, &inode);
+	if (ret)
+		return ret;
+	if (set_perm)
+		inode.i_mode = (uint16_t)((inode.i_mode & ~(S_IRWXU | S_IRWXG | S_IRWXO)) | perm);
+	ext4_touch(&inode, false);
+	return ext4_write_inode(f, ino, &inode);
+}
+
+/* Common checks before changing an attribute of inode. */
+static int check_change(struct sm_fs *f, const struct ext2_inode_large *inode, enum xattr_ns ns)
+{
+	int ret = ext4_check_rw(f);
+	if (ret)
+		return ret;
+	/* Immutable and append-only inodes refuse xattr changes. */
+	ret = ext4_check_modify(inode, false);
+	if (ret)
+		return ret;
+	if (ns == NS_USER && !LINUX_S_ISREG(inode->i_mode) && !LINUX_S_ISDIR(inode->i_mode))
+		return -EPERM;
+	if ((ns == NS_ACL_ACCESS || ns == NS_ACL_DEFAULT) && LINUX_S_ISLNK(inode->i_mode))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+static int remove_locked(struct sm_fs *f, ext2_ino_t ino, struct ext2_xattr_handle *h,
+			 const char *name, bool set_perm, uint16_t perm)
+{
+	errcode_t err = ext2fs_xattr_remove(h, name);
+	if (err)
+		return ext4_err(err);
+	return finish_change(f, ino, set_perm, perm);
+}
+
+int sm_setxattr(struct sm_fs *f, uint64_t ino, const char *name, const void *value,
+		size_t size, int flags)
+{
+	struct ext2_inode_large inode;
+	struct ext2_xattr_handle *h = NULL;
+	enum xattr_ns ns;
+	unsigned char *disk = NULL;
+	const void *store = value;
+	size_t store_len = size, count = 0;
+	bool set_perm = false;
+	uint16_t perm = 0;
+	int ret;
+
+	ret = check_name(name, &ns);
+	if (ret)
+		return ret;
+	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
+		return -EINVAL;
+	if (size > EXT4_MAX_XATTR_SIZE)
+		return -E2BIG;
+	if (size && !value)
+		return -EINVAL;
+	if (ns == NS_ACL_ACCESS || ns == NS_ACL_DEFAULT) {
+		ret = acl_check(value, size, &count);
+		if (ret)
+			return ret;
+	}
+
+	EXT4_LOCK(f);
+	ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
+	if (ret)
+		goto out_unlock;
+	ret = check_change(f, &inode, ns);
+	if (ret)
+		goto out_unlock;
+	if (ns == NS_ACL_DEFAULT && !LINUX_S_ISDIR(inode.i_mode)) {
+		/* ext4_set_acl(): only directories have a default ACL. */
+		ret = count ? -EACCES : 0;
+		goto out_unlock;
+	}
+	if (!ext2fs_has_feature_xattr(f->fs->super)) {
+		/* The kernel turns the feature on with the first attribute. */
+		ext2fs_set_feature_xattr(f->fs->super);
+		ext2fs_mark_super_dirty(f->fs);
+	}
+	ret = open_xattrs(f, (ext2_ino_t)ino, &h);
+	if (ret)
+		goto out_unlock;
+
+	void *old = NULL;
+	size_t old_len = 0;
+	ret = get_raw(h, name, &old, &old_len);
+	if (old)
+		ext2fs_free_mem(&old);
+	if (ret && ret != -ENODATA)
+		goto out_close;
+	bool exists = ret == 0;
+	ret = 0;
+	if ((flags & XATTR_CREATE) && exists) {
+		ret = -EEXIST;
+		goto out_close;
+	}
+	if ((flags & XATTR_REPLACE) && !exists) {
+		ret = -ENODATA;
+		goto out_close;
+	}
+
+	if (ns == NS_ACL_ACCESS || ns == NS_ACL_DEFAULT) {
+		if (count == 0) {
+			/* An empty ACL value removes the ACL. */
+			ret = exists ? remove_locked(f, (ext2_ino_t)ino, h, name, false, 0) : 0;
+			goto out_close;
+		}
+		if (ns == NS_ACL_ACCESS) {
+			/* posix_acl_update_mode(): the mode follows the ACL, and
+			 * an ACL the mode expresses fully is not stored. */
+			set_perm = true;
+			if (acl_equiv_mode(value, count, &perm)) {
+				if (exists)
+					ret = remove_locked(f, (ext2_ino_t)ino, h, name, true, perm);
+				else
+					ret = finish_change(f, (ext2_ino_t)ino, true, perm);
+				goto out_close;
+			}
+		}
+		ret = acl_to_disk(value, count, &disk, &store_len);
+		if (ret)
+			goto out_close;
+		store = disk;
+	}
+
+	errcode_t err = ext2fs_xattr_set(h, name, store, store_len);
+	if (err) {
+		ret = ext4_err(err);
+		goto out_close;
+	}
+	ret = finish_change(f, (ext2_ino_t)ino, set_perm, perm);
+out_close:
+	free(disk);
+	ext2fs_xattrs_close(&h);
+out_unlock:
+	EXT4_UNLOCK(f);
+	return ret;
+}
+
+int sm_removexattr(struct sm_fs *f, uint64_t ino, const char *name)
+{
+	struct ext2_inode_large inode;
+	struct ext2_xattr_handle *h = NULL;
+	enum xattr_ns ns;
+	int ret;
+
+	ret = check_name(name, &ns);
+	if (ret)
+		return ret;
+	EXT4_LOCK(f);
+	ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
+	if (ret)
+		goto out_unlock;
+	ret = check_change(f, &inode, ns);
+	if (ret)
+		goto out_unlock;
+	ret = open_xattrs(f, (ext2_ino_t)ino, &h);
+	if (ret)
+		goto out_unlock;
+	void *old = NULL;
+	size_t old_len = 0;
+	ret = get_raw(h, name, &old, &old_len);
+	if (old)
+		ext2fs_free_mem(&old);
+	if (!ret)
+		ret = remove_locked(f, (ext2_ino_t)ino, h, name, false, 0);
+	ext2fs_xattrs_close(&h);
+out_unlock:
+	EXT4_UNLOCK(f);
+	return ret;
+}

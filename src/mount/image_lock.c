@@ -83,7 +83,9 @@ int sm_image_lock(int fd, const char *image_abs, bool read_only, unsigned timeou
 
 int sm_image_wait_released(int fd, unsigned timeout_s)
 {
-	int ret = ofd_lock_timeout(fd, F_WRLCK, timeout_s);
+	/* A shared lock conflicts with a rw server's exclusive one and needs
+	 * only a read-only descriptor. */
+	int ret = ofd_lock_timeout(fd, F_RDLCK, timeout_s);
 	if (ret)
 		return ret;
 	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };

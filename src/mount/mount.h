@@ -20,8 +20,7 @@ int sm_image_open(const char *path, bool *read_only, bool rw_required, int *fd);
  * umount(8), the server is finishing), wait up to timeout_s for it. */
 int sm_image_lock(int fd, const char *image_abs, bool read_only, unsigned timeout_s);
 
-/* Wait until no server holds the image (an exclusive lock can be taken),
- * then drop the lock again. */
+/* Wait until no read-write server holds the image, then drop the lock. */
 int sm_image_wait_released(int fd, unsigned timeout_s);
 
 struct sm_mount_entry {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -33,6 +34,30 @@ static int run_fusermount_unmount(const char *mountpoint)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
 }
 
+/* realpath() of the parent plus the last component, for a mount point
+ * whose own root no longer answers. */
+static int resolve_parent(const char *path, char *out, size_t size)
+{
+	char copy[PATH_MAX], parent[PATH_MAX];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(copy))
+		return -1;
+	memcpy(copy, path, n + 1);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	char *slash = strrchr(copy, '/');
+	const char *base = slash ? slash + 1 : copy;
+	const char *dir = slash ? (slash == copy ? "/" : copy) : ".";
+	if (slash && slash != copy)
+		*slash = '\0';
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		return -1;
+	if (!realpath(dir, parent))
+		return -1;
+	int len = snprintf(out, size, "%s/%s", strcmp(parent, "/") ? parent : "", base);
+	return len < 0 || (size_t)len >= size ? -1 : 0;
+}
+
 int sm_unmount(const char *mountpoint, const char **what)
 {
 	char abs[PATH_MAX];
@@ -43,9 +68,9 @@ int sm_unmount(const char *mountpoint, const char **what)
 	/* A dead server leaves ENOTCONN on the root: realpath fails then, so
 	 * fall back to the path as given when it is already absolute. */
 	if (!realpath(mountpoint, abs)) {
-		if (mountpoint[0] != '/' || strlen(mountpoint) >= sizeof(abs))
-			return -errno;
-		strcpy(abs, mountpoint);
+		int err = errno;
+		if (resolve_parent(mountpoint, abs, sizeof(abs)) < 0)
+			return -err;
 	}
 	*what = "finding the mount";
 	ret = sm_find_mount_by_target(abs, &m);

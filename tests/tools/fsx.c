@@ -120,6 +120,7 @@ static const struct logent *find_log(const struct fsx *f, uint64_t n)
 }
 
 /* Print the recent ops and how to reproduce, then exit 1. */
+__attribute__((format(printf, 2, 3)))
 static _Noreturn void fsx_fail(struct fsx *f, const char *fmt, ...)
 {
 	va_list ap;
@@ -186,14 +187,10 @@ static void check_data(struct fsx *f, const char *what, off_t off, const unsigne
 	hexline(got + from, n);
 	uint64_t who = f->owner[off + first];
 	const struct logent *e = find_log(f, who);
-	if (e) {
-		fprintf(stderr, "fsx: seed %" PRIu64 ": byte 0x%jx last changed by:\n", f->seed,
-			(intmax_t)off + (intmax_t)first);
+	fprintf(stderr, "fsx: seed %" PRIu64 ": byte 0x%jx last changed by op %" PRIu64 "%s\n", f->seed,
+		(intmax_t)off + (intmax_t)first, who, who ? (e ? ":" : "") : " (never written)");
+	if (e)
 		print_logent(e);
-	} else {
-		fprintf(stderr, "fsx: seed %" PRIu64 ": byte 0x%jx last changed by op %" PRIu64 "%s\n",
-			f->seed, (intmax_t)off + (intmax_t)first, who, who ? "" : " (never written)");
-	}
 	fsx_fail(f, "%s: data mismatch", what);
 }
 
@@ -272,29 +269,38 @@ static void full_verify(struct fsx *f, const char *what)
 	check_data(f, what, 0, f->tmp, (size_t)f->size);
 }
 
-/* The part of the last page past EOF must read as zeros through a mapping. */
-static void check_eof_page(struct fsx *f, const char *what, const unsigned char *map, off_t map_off)
+/* The rest of the last page past EOF must read as zeros through a mapping;
+ * eof points at the mapped byte for file offset size. */
+static void check_eof_page(struct fsx *f, const char *what, const unsigned char *eof)
 {
 	size_t in_page = (size_t)(f->size % (off_t)f->pagesize);
-	if (in_page == 0)
-		return;
-	const unsigned char *p = map + (f->size - map_off);
-	for (size_t i = 0; i < f->pagesize - in_page; i++)
-		if (p[i])
+	for (size_t i = 0; in_page && i < f->pagesize - in_page; i++)
+		if (eof[i])
 			fsx_fail(f, "%s: byte 0x%jx past EOF (size 0x%jx) reads 0x%02x through mmap, not 0",
-				 what, (intmax_t)f->size + (intmax_t)i, (intmax_t)f->size, p[i]);
+				 what, (intmax_t)f->size + (intmax_t)i, (intmax_t)f->size, eof[i]);
+}
+
+/* Map the pages holding [off, off+len); *base is where off lands. */
+static unsigned char *map_range(struct fsx *f, const char *what, off_t off, size_t len, int prot,
+				unsigned char **base, size_t *mlen)
+{
+	off_t moff = off & ~(off_t)(f->pagesize - 1);
+	*mlen = len + (size_t)(off - moff);
+	unsigned char *map = mmap(NULL, *mlen, prot, MAP_SHARED, f->fd, moff);
+	if (map == MAP_FAILED)
+		fsx_fail(f, "%s: mmap 0x%jx +0x%zx: %s", what, (intmax_t)moff, *mlen, strerror(errno));
+	*base = map + (off - moff);
+	return map;
 }
 
 static void do_mapread(struct fsx *f, off_t off, size_t len)
 {
-	off_t moff = off & ~(off_t)(f->pagesize - 1);
-	size_t mlen = len + (size_t)(off - moff);
-	unsigned char *map = mmap(NULL, mlen, PROT_READ, MAP_SHARED, f->fd, moff);
-	if (map == MAP_FAILED)
-		fsx_fail(f, "mapread: mmap 0x%jx +0x%zx: %s", (intmax_t)moff, mlen, strerror(errno));
-	memcpy(f->tmp, map + (off - moff), len);
+	unsigned char *base;
+	size_t mlen;
+	unsigned char *map = map_range(f, "mapread", off, len, PROT_READ, &base, &mlen);
+	memcpy(f->tmp, base, len);
 	if (off + (off_t)len == f->size)
-		check_eof_page(f, "mapread", map, moff);
+		check_eof_page(f, "mapread", base + len);
 	if (munmap(map, mlen) < 0)
 		fsx_fail(f, "mapread: munmap: %s", strerror(errno));
 	check_data(f, "mapread", off, f->tmp, len);
@@ -302,6 +308,8 @@ static void do_mapread(struct fsx *f, off_t off, size_t len)
 
 static void do_mapwrite(struct fsx *f, off_t off, size_t len, const unsigned char *buf)
 {
+	unsigned char *base;
+	size_t mlen;
 	if (off + (off_t)len > f->size) {
 		/* A mapping cannot extend the file; grow it first, as fsx does. */
 		if (ftruncate(f->fd, off + (off_t)len) < 0)
@@ -309,16 +317,12 @@ static void do_mapwrite(struct fsx *f, off_t off, size_t len, const unsigned cha
 				 strerror(errno));
 		model_resize(f, off + (off_t)len);
 	}
-	off_t moff = off & ~(off_t)(f->pagesize - 1);
-	size_t mlen = len + (size_t)(off - moff);
-	unsigned char *map = mmap(NULL, mlen, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, moff);
-	if (map == MAP_FAILED)
-		fsx_fail(f, "mapwrite: mmap 0x%jx +0x%zx: %s", (intmax_t)moff, mlen, strerror(errno));
-	memcpy(map + (off - moff), buf, len);
+	unsigned char *map = map_range(f, "mapwrite", off, len, PROT_READ | PROT_WRITE, &base, &mlen);
+	memcpy(base, buf, len);
 	if (msync(map, mlen, MS_SYNC) < 0)
 		fsx_fail(f, "mapwrite: msync: %s", strerror(errno));
 	if (off + (off_t)len == f->size)
-		check_eof_page(f, "mapwrite", map, moff);
+		check_eof_page(f, "mapwrite", base + len);
 	if (munmap(map, mlen) < 0)
 		fsx_fail(f, "mapwrite: munmap: %s", strerror(errno));
 	model_write(f, off, buf, len);
@@ -377,7 +381,9 @@ static void do_remount(struct fsx *f)
 	fflush(NULL);
 	int st = system(f->remount_cmd);
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fsx_fail(f, "remount: command '%s' failed (status 0x%x)", f->remount_cmd, st);
+		fsx_fail(f, "remount: command '%s' failed (%s %d)", f->remount_cmd,
+			 st != -1 && WIFEXITED(st) ? "exit status" : "wait status", st == -1 ? -1 :
+			 WIFEXITED(st) ? WEXITSTATUS(st) : st);
 	f->fd = open(f->path, O_RDWR);
 	if (f->fd < 0)
 		fsx_fail(f, "remount: reopen %s: %s", f->path, strerror(errno));

@@ -72,7 +72,7 @@ static void usage(void)
 	      "  fallocate PATH MODE OFF LEN     MODE: 0 or keep_size,punch_hole,zero_range\n"
 	      "  write PATH OFF DATA [append,creat,trunc,direct,sync]\n"
 	      "  fill PATH OFF LEN BYTE          writes LEN copies of BYTE (char) at OFF\n"
-	      "  read PATH OFF LEN [direct]      prints OK and the bytes, escaped\n"
+	      "  read PATH OFF LEN [direct,noatime] prints OK and the bytes, escaped\n"
 	      "  sum PATH                        prints OK size and a checksum of the bytes\n"
 	      "  lseek PATH data|hole OFF\n"
 	      "  linkmany PATH DIR N             link PATH as DIR/dK/lI until error or N\n"
@@ -616,6 +616,8 @@ int main(int argc, char **argv)
 
 		if (argc > 5 && has_word(argv[5], "direct"))
 			fl |= O_DIRECT;
+		if (argc > 5 && has_word(argv[5], "noatime"))
+			fl |= O_NOATIME;
 		fd = open(argv[2], fl);
 		if (fd < 0) {
 			puts(err_name(errno));
