@@ -780,12 +780,9 @@ out_update: {
 	int wret = set_isize(f, &inode, new_end > old ? new_end : old);
 	if (wret)
 		return wret;
-	/* The kernel's file_remove_privs() for a caller without CAP_FSETID.
-	 * We do not know the caller, so clear them on every write; unlike
-	 * ext4, a root writer loses them too. */
-	inode.i_mode &= (uint16_t)~S_ISUID;
-	if (inode.i_mode & S_IXGRP)
-		inode.i_mode &= (uint16_t)~S_ISGID;
+	/* SUID/SGID are not touched here: the kernel knows whether the writer
+	 * has CAP_FSETID and clears them with a SETATTR first (the glue keeps
+	 * FUSE_CAP_HANDLE_KILLPRIV off for that reason). */
 	ext4_touch(&inode, true);
 	wret = ext4_write_inode(f, ino, &inode);
 	if (wret)

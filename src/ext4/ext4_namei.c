@@ -67,11 +67,10 @@ static void init_owner(struct ext2_inode_large *inode, const struct ext2_inode_l
 	uint32_t uid = who ? who->uid : 0, gid = who ? who->gid : 0;
 	if (dir->i_mode & S_ISGID) {
 		gid = inode_gid(*dir);
+		/* The VFS (mode_strip_sgid) already dropped S_ISGID for callers
+		 * outside the group, knowing their supplementary groups. */
 		if (S_ISDIR(mode))
 			mode |= S_ISGID;
-		else if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) && who &&
-			 gid != who->gid && who->uid != 0)
-			mode &= ~(uint32_t)S_ISGID;  /* not in the inherited group */
 	}
 	inode->i_mode = (uint16_t)mode;
 	set_owner(inode, uid, gid);
