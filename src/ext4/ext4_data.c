@@ -567,7 +567,6 @@ ssize_t sm_read(struct sm_fs *f, uint64_t ino, uint64_t fh, void *buf, size_t si
 	struct ext2_inode_large inode;
 	ssize_t ret;
 
-	(void)fh;
 	EXT4_LOCK(f);
 	ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
 	if (ret)
@@ -586,7 +585,7 @@ ssize_t sm_read(struct sm_fs *f, uint64_t ino, uint64_t fh, void *buf, size_t si
 		else
 			ret = read_blocks(f, (ext2_ino_t)ino, &inode, buf, len, off);
 	}
-	if (ret >= 0)
+	if (ret >= 0 && !(fh & EXT4_FH_NOATIME))
 		touch_atime(f, (ext2_ino_t)ino);
 out_unlock:
 	EXT4_UNLOCK(f);

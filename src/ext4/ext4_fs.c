@@ -339,8 +339,19 @@ static struct timespec decode_time(uint32_t secs, uint32_t extra, bool use_extra
 	return ts;
 }
 
+/* Like the kernel's timestamp_truncate(): out-of-range times clamp to the
+ * format's limits (with the nanoseconds dropped) instead of wrapping. */
 static void encode_time(struct timespec ts, uint32_t *secs, uint32_t *extra, bool use_extra)
 {
+	const int64_t min = INT32_MIN;
+	const int64_t max = use_extra ? (int64_t)INT32_MAX + (3LL << 32) : INT32_MAX;
+	if (ts.tv_sec <= min) {
+		ts.tv_sec = min;
+		ts.tv_nsec = 0;
+	} else if (ts.tv_sec >= max) {
+		ts.tv_sec = max;
+		ts.tv_nsec = 0;
+	}
 	*secs = (uint32_t)ts.tv_sec;
 	if (use_extra) {
 		int64_t epoch = (ts.tv_sec - (int32_t)(uint32_t)ts.tv_sec) >> 32;

@@ -755,7 +755,7 @@ int sm_create(struct sm_fs *f, uint64_t parent, const char *name, uint32_t mode,
 	ret = ext4_open_get(f, ino);
 	if (ret)
 		goto out;
-	*fh = 0;
+	*fh = ext4_fh_from_flags(flags);
 	ext4_fill_attr(f, ino, &inode, out);
 out:
 	EXT4_UNLOCK(f);

@@ -8,6 +8,7 @@
 #define SAFEMOUNT_EXT4_PRIVATE_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,6 +42,13 @@ struct sm_fs {
 	const char *image_name;
 	struct ext4_open_inode *open_inodes[EXT4_OPEN_BUCKETS];
 };
+
+/* File handles of regular files carry open flags the backend needs later. */
+#define EXT4_FH_NOATIME 1u   /* opened with O_NOATIME: reads leave atime alone */
+static inline uint64_t ext4_fh_from_flags(int flags)
+{
+	return (flags & O_NOATIME) ? EXT4_FH_NOATIME : 0;
+}
 
 #define EXT4_LOCK(f)   pthread_mutex_lock(&(f)->lock)
 #define EXT4_UNLOCK(f) pthread_mutex_unlock(&(f)->lock)

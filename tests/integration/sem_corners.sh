@@ -90,9 +90,11 @@ scen_corners() {
 	# 6. After unmount returns, the image is complete: fsck at once, 5 times,
 	# with writes in between (sem_remount runs e2fsck -fn with no pause).
 	for i in 1 2 3 4 5; do
-		"$SEM" fill "$M/big$i" 0 $((8 << 20)) "$i" >/dev/null
+		# Enough dirty data and metadata that a late write-back is likely
+		# to still be running if unmount returned too early.
+		"$SEM" fill "$M/big$i" 0 $((32 << 20)) "$i" >/dev/null
 		mkdir -p "$M/tree$i/a/b"
-		for t in $(seq 1 50); do echo "$i $t" >"$M/tree$i/a/b/f$t"; done
+		for t in $(seq 1 200); do echo "$i $t" >"$M/tree$i/a/b/f$t"; done
 		rm -f "$M/big$((i - 1))"
 		setfattr -n user.round -v "$i" "$M/tree$i" 2>/dev/null
 		truncate -s 12345 "$M/big$i"

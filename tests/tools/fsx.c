@@ -137,9 +137,15 @@ static _Noreturn void fsx_fail(struct fsx *f, const char *fmt, ...)
 			print_logent(e);
 	}
 	fprintf(stderr, "fsx: seed %" PRIu64 ": reproduce: fsx -S %" PRIu64 " -N %" PRIu64
-		" -l %zu -o %zu%s%s%s%s -r %" PRIu64 " %s\n", f->seed, f->seed, f->done, f->maxlen,
-		f->maxoplen, f->no_falloc ? " -F" : "", f->remount_cmd ? " -R '" : "", f->remount_cmd ? f->remount_cmd : "",
-		f->remount_cmd ? "'" : "", f->remount_every, f->path);
+		" -l %zu -o %zu%s", f->seed, f->seed, f->done, f->maxlen, f->maxoplen,
+		f->no_falloc ? " -F" : "");
+	if (f->remount_cmd) {
+		fputs(" -R '", stderr);	/* shell-quoted: ' becomes '\'' */
+		for (const char *c = f->remount_cmd; *c; c++)
+			fputs(*c == '\'' ? "'\\''" : (char[]){ *c, 0 }, stderr);
+		fprintf(stderr, "' -r %" PRIu64, f->remount_every);
+	}
+	fprintf(stderr, " %s\n", f->path);
 	exit(1);
 }
 

@@ -95,7 +95,10 @@ static void sha_update(struct sha256 *s, const void *data, size_t len)
 		size_t take = 64 - s->n < len ? 64 - s->n : len;
 		memcpy(s->buf + s->n, p, take);
 		s->n += take; p += take; len -= take;
-		if (s->n == 64) { sha_block(s, s->buf); s->n = 0; }
+		if (s->n < 64)
+			return;
+		sha_block(s, s->buf);
+		s->n = 0;
 	}
 	for (; len >= 64; p += 64, len -= 64)
 		sha_block(s, p);
