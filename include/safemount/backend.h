@@ -38,6 +38,11 @@ struct sm_attr {
 struct sm_caller {
 	uint32_t uid, gid;
 	pid_t pid;
+	/* The creator's umask (permission bits), for mknod/create/mkdir.  The
+	 * backend applies it only when the parent directory has no default
+	 * ACL; with one, the default ACL decides, as in the kernel's ext4.
+	 * 0 when the caller has already applied the umask. */
+	uint32_t umask;
 };
 
 enum sm_setattr_mask {

@@ -126,6 +126,15 @@ int sm_setattr(struct sm_fs *f, uint64_t ino_, const struct sm_caller *who,
 	ret = ext4_write_inode(f, ino, &inode);
 	if (ret)
 		goto out;
+	if (valid & SM_SET_MODE) {
+		/* As ext4_setattr: posix_acl_chmod() after the mode is written.
+		 * That may move the xattr block: start again from the disk. */
+		ret = ext4_acl_chmod(f, ino, inode.i_mode);
+		if (!ret)
+			ret = ext4_read_inode(f, ino, &inode);
+		if (ret)
+			goto out;
+	}
 fill:
 	ext4_fill_attr(f, ino, &inode, out);
 out:

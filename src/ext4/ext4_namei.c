@@ -4,8 +4,9 @@
  *
  * The kernel (FUSE default_permissions) has done the rwx checks; what is
  * left here is filesystem semantics the VFS cannot know about: immutable and
- * append-only flags, link count limits, setgid directories, and the orphan
- * list that keeps unlinked-but-open files alive.  Rename lives in
+ * append-only flags, link count limits, setgid directories, the umask or
+ * the parent's default ACL (the FUSE glue asks for DONT_MASK), and the
+ * orphan list that keeps unlinked-but-open files alive.  Rename lives in
  * ext4_rename.c, directory entries and readdir in ext4_dir.c, setattr,
  * open/release and inode flags in ext4_inode.c.
  */
@@ -127,6 +128,28 @@ static void encode_rdev(struct ext2_inode_large *inode, uint64_t rdev)
 	}
 }
 
+/* Give a new, linked inode the ACLs ext4_acl_prepare derived, and *inode
+ * what that wrote.  As the kernel fails a creation whose ACLs cannot be
+ * stored, a failure takes the inode back out again (best effort: the error
+ * reported is the ACL's; a directory's parent link count is the caller's). */
+static int store_acl(struct sm_fs *f, ext2_ino_t parent, const char *name, ext2_ino_t ino,
+		     const struct ext4_new_acl *acl, struct ext2_inode_large *inode)
+{
+	if (!acl->access && !acl->dflt)
+		return 0;
+	int ret = ext4_acl_store(f, ino, acl);
+	if (!ret)
+		return ext4_read_inode(f, ino, inode);
+	if (ext2fs_unlink(f->fs, parent, name, ino, 0) == 0) {
+		struct ext2_inode_large dead;
+		memset(&dead, 0, sizeof(dead));
+		if (ext2fs_read_inode_full(f->fs, ino, (struct ext2_inode *)&dead,
+					   sizeof(dead)) == 0)
+			(void)ext4_free_inode(f, ino, &dead);
+	}
+	return ret;
+}
+
 /* Create a non-directory, non-symlink inode named `name` in `parent`. */
 static int create_node(struct sm_fs *f, ext2_ino_t parent, const char *name, uint32_t mode,
 		       uint64_t rdev, const struct sm_caller *who, ext2_ino_t *out_ino,
@@ -134,6 +157,7 @@ static int create_node(struct sm_fs *f, ext2_ino_t parent, const char *name, uin
 {
 	ext2_filsys fs = f->fs;
 	struct ext2_inode_large dir, inode;
+	struct ext4_new_acl acl = { 0 };
 	ext2_ino_t ino, existing;
 	size_t len;
 	errcode_t err;
@@ -152,10 +176,16 @@ static int create_node(struct sm_fs *f, ext2_ino_t parent, const char *name, uin
 		return -EEXIST;
 	if (ret != -ENOENT)
 		return ret;
+	/* The parent's default ACL (or else the umask) shapes the mode. */
+	ret = ext4_acl_prepare(f, parent, &mode, who ? who->umask : 0, &acl);
+	if (ret)
+		return ret;
 
 	err = ext2fs_new_inode(fs, parent, (int)mode, NULL, &ino);
-	if (err)
-		return ext4_err(err);
+	if (err) {
+		ret = ext4_err(err);
+		goto out;
+	}
 	memset(&inode, 0, sizeof(inode));
 	init_owner(&inode, &dir, mode, who);
 	inode.i_links_count = 1;
@@ -174,8 +204,10 @@ static int create_node(struct sm_fs *f, ext2_ino_t parent, const char *name, uin
 			 * header into i_block (in our copy only). */
 			inode.i_flags |= EXT4_EXTENTS_FL;
 			err = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)&inode, &handle);
-			if (err)
-				return ext4_err(err);
+			if (err) {
+				ret = ext4_err(err);
+				goto out;
+			}
 			ext2fs_extent_free(handle);
 		}
 		break;
@@ -184,7 +216,7 @@ static int create_node(struct sm_fs *f, ext2_ino_t parent, const char *name, uin
 	}
 	ret = write_new_inode(f, ino, &inode);
 	if (ret)
-		return ret;
+		goto out;
 	ret = ext4_dir_add(f, parent, name, ino, mode);
 	if (ret) {
 		/* The inode is not allocated in the bitmap yet; leave no live-
@@ -193,15 +225,20 @@ static int create_node(struct sm_fs *f, ext2_ino_t parent, const char *name, uin
 		memset(&dead, 0, sizeof(dead));
 		dead.i_dtime = (uint32_t)ext4_now().tv_sec;
 		(void)write_new_inode(f, ino, &dead);
-		return ret;
+		goto out;
 	}
 	ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
 	ret = ext4_dir_changed(f, parent, 0);
 	if (ret)
-		return ret;
+		goto out;
+	ret = store_acl(f, parent, name, ino, &acl, &inode);
+	if (ret)
+		goto out;
 	*out_ino = ino;
 	*out = inode;
-	return 0;
+out:
+	ext4_acl_release(&acl);
+	return ret;
 }
 
 /* Look up the inode libext2fs just created under `name` and give it what
@@ -426,6 +463,8 @@ int sm_mkdir(struct sm_fs *f, uint64_t parent_, const char *name, uint32_t mode,
 {
 	ext2_ino_t parent = (ext2_ino_t)parent_, ino;
 	struct ext2_inode_large dir, inode;
+	struct ext4_new_acl acl = { 0 };
+	uint32_t dmode = S_IFDIR | (mode & 07777);
 	errcode_t err;
 	size_t len;
 	int ret;
@@ -452,6 +491,10 @@ int sm_mkdir(struct sm_fs *f, uint64_t parent_, const char *name, uint32_t mode,
 		ret = -EEXIST;
 	if (ret != -ENOENT)
 		goto out;
+	/* The parent's default ACL (or else the umask) shapes the mode. */
+	ret = ext4_acl_prepare(f, parent, &dmode, who ? who->umask : 0, &acl);
+	if (ret)
+		goto out;
 
 	/* ext2fs_mkdir lays out the directory (a block, or inline data) and
 	 * links it; a full parent is grown and the whole thing retried. */
@@ -465,12 +508,13 @@ int sm_mkdir(struct sm_fs *f, uint64_t parent_, const char *name, uint32_t mode,
 		ret = ext4_err(err);
 		goto out;
 	}
-	ret = finish_lib_inode(f, parent, &dir, name, len, S_IFDIR | (mode & 07777), who,
-			       &ino, &inode);
+	ret = finish_lib_inode(f, parent, &dir, name, len, dmode, who, &ino, &inode);
 	if (ret)
 		goto out;
+	int acl_ret = store_acl(f, parent, name, ino, &acl, &inode);
 	/* ext2fs_mkdir bumped the parent's count without dir_nlink rules:
-	 * redo it from the count we saw. */
+	 * redo it from the count we saw (also when store_acl took the new
+	 * directory back out). */
 	struct ext2_inode_large p;
 	ret = ext4_read_inode(f, parent, &p);
 	if (ret)
@@ -479,11 +523,15 @@ int sm_mkdir(struct sm_fs *f, uint64_t parent_, const char *name, uint32_t mode,
 	ret = ext4_write_inode(f, parent, &p);
 	if (ret)
 		goto out;
+	ret = acl_ret;
+	if (ret)
+		goto out;
 	ret = ext4_dir_changed(f, parent, +1);
 	if (ret)
 		goto out;
 	ext4_fill_attr(f, ino, &inode, out);
 out:
+	ext4_acl_release(&acl);
 	EXT4_UNLOCK(f);
 	return ret;
 }

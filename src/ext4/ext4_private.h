@@ -113,6 +113,27 @@ int ext4_punch(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 /* -EPERM for immutable inodes; for append-only ones only if !appending. */
 int ext4_check_modify(const struct ext2_inode_large *inode, bool appending);
 
+/* POSIX ACLs of new inodes (ext4_xattr.c), as the kernel's posix_acl_create.
+ * ext4_acl_prepare reads dir's default ACL before the inode is made and
+ * adjusts *mode (type and permission bits): without a default ACL the umask
+ * applies; with one, the new access ACL is derived from it and the mode from
+ * that.  A malformed or oversized default ACL is -EUCLEAN (nothing is
+ * created).  ext4_acl_store writes what was derived onto the new inode,
+ * after the inode itself was written (the caller re-reads it: the xattr
+ * block may have changed i_blocks); ext4_acl_release frees it. */
+struct ext4_new_acl {
+	unsigned char *access;   /* on-disk format; NULL: the mode says it all */
+	unsigned char *dflt;     /* directories: the inherited default ACL */
+	size_t access_len, dflt_len;
+};
+int ext4_acl_prepare(struct sm_fs *f, ext2_ino_t dir, uint32_t *mode, uint32_t umask,
+		     struct ext4_new_acl *acl);
+int ext4_acl_store(struct sm_fs *f, ext2_ino_t ino, const struct ext4_new_acl *acl);
+void ext4_acl_release(struct ext4_new_acl *acl);
+/* posix_acl_chmod: after ino's mode became `mode` (already written), its
+ * access ACL's owner, group-class and other entries follow. */
+int ext4_acl_chmod(struct sm_fs *f, ext2_ino_t ino, uint32_t mode);
+
 /* Directory entries (ext4_dir.c), shared by ext4_namei.c and ext4_rename.c.
  * A valid name is 1..EXT2_NAME_LEN bytes without '/'; *len gets its length. */
 int ext4_check_name(const char *name, size_t *len);

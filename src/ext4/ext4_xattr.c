@@ -4,7 +4,9 @@
  * own ACL conversion trusts the on-disk entry sizes and can run past its
  * buffers on a crafted value, so the ACL format is converted here, with
  * every entry bounds-checked, and validated like the kernel's
- * posix_acl_valid() before it is stored.
+ * posix_acl_valid() before it is stored.  The same conversion serves the
+ * ACLs of new inodes (posix_acl_create: the parent's default ACL, or else
+ * the umask) and chmod of an inode with an access ACL (posix_acl_chmod).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -616,5 +618,239 @@ int sm_removexattr(struct sm_fs *f, uint64_t ino, const char *name)
 	ext2fs_xattrs_close(&h);
 out_unlock:
 	EXT4_UNLOCK(f);
+	return ret;
+}
+
+/* ---- ACLs of new inodes, and chmod -------------------------------------- */
+
+/* The ACL `name` stored for the inode behind h, validated, in the Linux
+ * format (malloc'd into *out) with its entry count.  -ENODATA when there is
+ * none (an empty one is none, as ext4_acl_from_disk says).  Oversized or
+ * malformed ones are the image's fault: -EUCLEAN. */
+static int read_acl(struct ext2_xattr_handle *h, const char *name, unsigned char **out,
+		    size_t *count)
+{
+	void *raw = NULL;
+	unsigned char *conv = NULL;
+	size_t raw_len = 0, len = 0;
+	int ret;
+
+	ret = get_raw(h, name, &raw, &raw_len);
+	if (ret)
+		goto out_free;
+	if (raw_len > EXT4_MAX_XATTR_SIZE) {
+		ret = -EUCLEAN;
+		goto out_free;
+	}
+	ret = acl_from_disk(raw, raw_len, &conv, &len);
+	if (ret)
+		goto out_free;
+	if (acl_check(conv, len, count)) {
+		ret = -EUCLEAN;
+		goto out_free;
+	}
+	if (*count == 0) {
+		ret = -ENODATA;
+		goto out_free;
+	}
+	*out = conv;
+	conv = NULL;
+out_free:
+	free(conv);
+	if (raw)
+		ext2fs_free_mem(&raw);
+	return ret;
+}
+
+/* posix_acl_create_masq(): the inherited default ACL (validated, changed in
+ * place into the new inode's access ACL) masked by the mode asked for; the
+ * mode's permission bits become what the ACL grants the owner, the group
+ * class (the mask, if any) and others.  True if the ACL says more than the
+ * mode can (named entries or a mask). */
+static bool acl_create_masq(unsigned char *acl, size_t count, uint32_t *mode)
+{
+	unsigned char *group_obj = NULL, *mask_obj = NULL, *g;
+	uint32_t m = *mode;
+	bool not_equiv = false;
+	unsigned perm;
+
+	for (size_t i = 0; i < count; i++) {
+		unsigned char *e = acl + 4 + 8 * i;
+		perm = (unsigned)le16_at(e + 2);
+		switch (le16_at(e)) {
+		case ACL_TAG_USER_OBJ:
+			perm &= (m >> 6) & ACL_PERM_BITS;
+			m = (m & ~(uint32_t)S_IRWXU) | perm << 6;
+			put_le16(e + 2, perm);
+			break;
+		case ACL_TAG_OTHER:
+			perm &= m & ACL_PERM_BITS;
+			m = (m & ~(uint32_t)S_IRWXO) | perm;
+			put_le16(e + 2, perm);
+			break;
+		case ACL_TAG_GROUP_OBJ:
+			group_obj = e;
+			break;
+		case ACL_TAG_MASK:
+			mask_obj = e;
+			not_equiv = true;
+			break;
+		default:        /* ACL_USER, ACL_GROUP (acl_check allows no other) */
+			not_equiv = true;
+			break;
+		}
+	}
+	/* acl_check() guarantees a GROUP_OBJ entry. */
+	g = mask_obj ? mask_obj : group_obj;
+	if (g) {
+		perm = (unsigned)le16_at(g + 2) & ((m >> 3) & ACL_PERM_BITS);
+		m = (m & ~(uint32_t)S_IRWXG) | perm << 3;
+		put_le16(g + 2, perm);
+	}
+	*mode = m;
+	return not_equiv;
+}
+
+/* posix_acl_chmod_masq(): after chmod, the owner, group-class (the mask if
+ * there is one) and other entries take the new permission bits. */
+static void acl_chmod_masq(unsigned char *acl, size_t count, uint32_t mode)
+{
+	unsigned char *group_obj = NULL, *mask_obj = NULL, *g;
+
+	for (size_t i = 0; i < count; i++) {
+		unsigned char *e = acl + 4 + 8 * i;
+		switch (le16_at(e)) {
+		case ACL_TAG_USER_OBJ:
+			put_le16(e + 2, (mode & S_IRWXU) >> 6);
+			break;
+		case ACL_TAG_OTHER:
+			put_le16(e + 2, mode & S_IRWXO);
+			break;
+		case ACL_TAG_GROUP_OBJ:
+			group_obj = e;
+			break;
+		case ACL_TAG_MASK:
+			mask_obj = e;
+			break;
+		default:
+			break;
+		}
+	}
+	g = mask_obj ? mask_obj : group_obj;
+	if (g)
+		put_le16(g + 2, (mode & S_IRWXG) >> 3);
+}
+
+void ext4_acl_release(struct ext4_new_acl *acl)
+{
+	free(acl->access);
+	free(acl->dflt);
+	acl->access = acl->dflt = NULL;
+	acl->access_len = acl->dflt_len = 0;
+}
+
+int ext4_acl_prepare(struct sm_fs *f, ext2_ino_t dir, uint32_t *mode, uint32_t umask,
+		     struct ext4_new_acl *acl)
+{
+	struct ext2_xattr_handle *h = NULL;
+	unsigned char *dacl = NULL;
+	size_t count = 0;
+	int ret;
+
+	memset(acl, 0, sizeof(*acl));
+	if (LINUX_S_ISLNK(*mode))
+		return 0;
+	ret = open_xattrs(f, dir, &h);
+	if (!ret) {
+		ret = read_acl(h, ACL_DEFAULT, &dacl, &count);
+		ext2fs_xattrs_close(&h);
+	}
+	if (ret == -ENODATA) {
+		*mode &= ~(umask & (S_IRWXU | S_IRWXG | S_IRWXO));
+		return 0;
+	}
+	if (ret)
+		return ret;
+	/* A directory inherits the default ACL itself as well. */
+	if (LINUX_S_ISDIR(*mode)) {
+		ret = acl_to_disk(dacl, count, &acl->dflt, &acl->dflt_len);
+		if (ret)
+			goto out_free;
+	}
+	if (acl_create_masq(dacl, count, mode)) {
+		ret = acl_to_disk(dacl, count, &acl->access, &acl->access_len);
+		if (ret)
+			goto out_free;
+	}
+out_free:
+	free(dacl);
+	if (ret)
+		ext4_acl_release(acl);
+	return ret;
+}
+
+int ext4_acl_store(struct sm_fs *f, ext2_ino_t ino, const struct ext4_new_acl *acl)
+{
+	struct ext2_xattr_handle *h = NULL;
+	errcode_t err = 0;
+	int ret;
+
+	if (!acl->access && !acl->dflt)
+		return 0;
+	/* The parent's ACL was read, so the feature is on; an image is not
+	 * trusted to be consistent about it. */
+	if (!ext2fs_has_feature_xattr(f->fs->super)) {
+		ext2fs_set_feature_xattr(f->fs->super);
+		ext2fs_mark_super_dirty(f->fs);
+	}
+	ret = open_xattrs(f, ino, &h);
+	if (ret)
+		return ret;
+	if (acl->dflt)
+		err = ext2fs_xattr_set(h, ACL_DEFAULT, acl->dflt, acl->dflt_len);
+	if (!err && acl->access)
+		err = ext2fs_xattr_set(h, ACL_ACCESS, acl->access, acl->access_len);
+	ext2fs_xattrs_close(&h);
+	return ext4_err(err);
+}
+
+int ext4_acl_chmod(struct sm_fs *f, ext2_ino_t ino, uint32_t mode)
+{
+	struct ext2_xattr_handle *h = NULL;
+	unsigned char *acl = NULL, *disk = NULL;
+	size_t count = 0, disk_len = 0;
+	uint16_t perm;
+	errcode_t err;
+	int ret;
+
+	if (LINUX_S_ISLNK(mode))
+		return 0;
+	ret = open_xattrs(f, ino, &h);
+	if (ret == -ENODATA)
+		return 0;
+	if (ret)
+		return ret;
+	ret = read_acl(h, ACL_ACCESS, &acl, &count);
+	if (ret) {
+		if (ret == -ENODATA)
+			ret = 0;
+		goto out_close;
+	}
+	acl_chmod_masq(acl, count, mode);
+	/* As ext4_set_acl() via posix_acl_update_mode(): an ACL the mode now
+	 * says all of is dropped. */
+	if (acl_equiv_mode(acl, count, &perm)) {
+		err = ext2fs_xattr_remove(h, ACL_ACCESS);
+	} else {
+		ret = acl_to_disk(acl, count, &disk, &disk_len);
+		if (ret)
+			goto out_close;
+		err = ext2fs_xattr_set(h, ACL_ACCESS, disk, disk_len);
+	}
+	ret = ext4_err(err);
+out_close:
+	free(disk);
+	free(acl);
+	ext2fs_xattrs_close(&h);
 	return ret;
 }

@@ -9,7 +9,7 @@
 #include "safemount/backend.h"
 
 /* The session's userdata.  Filled by fuse_server.c before the session
- * starts; read-only afterwards. */
+ * starts (dont_mask: by the init callback); read-only afterwards. */
 struct sm_fuse {
 	struct sm_fs *fs;
 	bool read_only;
@@ -19,6 +19,9 @@ struct sm_fuse {
 	 * when set, every inode is reported as owned by uid/gid. */
 	bool map_owner;
 	uint32_t uid, gid;
+	/* Set by the init callback, before any other request: the kernel
+	 * granted FUSE_CAP_DONT_MASK and leaves the umask to us. */
+	bool dont_mask;
 };
 
 /* Every operation; the init callback sets the capabilities we rely on

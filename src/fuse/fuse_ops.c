@@ -272,12 +272,15 @@ static void want(struct fuse_conn_info *conn, unsigned cap)
 
 static void sm_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	const struct sm_fuse *uf = userdata;
+	struct sm_fuse *uf = userdata;
 
 	/* lookup of "." and ".." is answered by the backend */
 	want(conn, FUSE_CAP_EXPORT_SUPPORT);
 	/* the kernel enforces ACLs (and implies default_permissions) */
 	want(conn, FUSE_CAP_POSIX_ACL);
+	/* the umask is ours to apply: a default ACL of the parent replaces it
+	 * (posix_acl_create), which the kernel cannot know about */
+	want(conn, FUSE_CAP_DONT_MASK);
 	want(conn, FUSE_CAP_READDIRPLUS);
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	want(conn, FUSE_CAP_ATOMIC_O_TRUNC);
@@ -291,6 +294,7 @@ static void sm_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Not yet (a later task): writes stay write-through, each one a
 	 * WRITE request the backend sees at once. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	uf->dont_mask = (conn->want & FUSE_CAP_DONT_MASK) != 0;
 
 	conn->max_write = SM_MAX_WRITE;
 	if (conn->max_readahead > SM_MAX_WRITE)
@@ -347,7 +351,7 @@ static void sm_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct sm_fuse *uf = sm_ud(req);
 	uint64_t dir = sm_fuse_to_backend(uf, parent);
-	struct sm_caller who = sm_fuse_caller(req);
+	struct sm_caller who = sm_fuse_creator(req);
 	struct sm_attr a;
 	int ret;
 
@@ -363,7 +367,7 @@ static void sm_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 {
 	struct sm_fuse *uf = sm_ud(req);
 	uint64_t dir = sm_fuse_to_backend(uf, parent);
-	struct sm_caller who = sm_fuse_caller(req);
+	struct sm_caller who = sm_fuse_creator(req);
 	struct sm_attr a;
 	int ret;
 
@@ -381,7 +385,7 @@ static void sm_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
 	struct sm_fuse *uf = sm_ud(req);
 	uint64_t dir = sm_fuse_to_backend(uf, parent);
-	struct sm_caller who = sm_fuse_caller(req);
+	struct sm_caller who = sm_fuse_creator(req);
 	struct sm_attr a;
 	int ret;
 
@@ -631,7 +635,7 @@ static void sm_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct sm_fuse *uf = sm_ud(req);
 	uint64_t dir = sm_fuse_to_backend(uf, parent);
-	struct sm_caller who = sm_fuse_caller(req);
+	struct sm_caller who = sm_fuse_creator(req);
 	struct fuse_entry_param e;
 	struct sm_attr a;
 	uint64_t fh;

@@ -30,6 +30,19 @@ static inline struct sm_caller sm_fuse_caller(fuse_req_t req)
 	return who;
 }
 
+/* The caller of mknod, create, mkdir or symlink.  With DONT_MASK granted
+ * the kernel sends the mode unmasked and the umask beside it: the backend
+ * applies it unless the parent's default ACL rules.  Without, the kernel has
+ * already applied it (umask 0 here). */
+static inline struct sm_caller sm_fuse_creator(fuse_req_t req)
+{
+	struct sm_caller who = sm_fuse_caller(req);
+
+	if (sm_ud(req)->dont_mask)
+		who.umask = fuse_req_ctx(req)->umask & 0777;
+	return who;
+}
+
 /* Errors are positive errnos here; ino is the backend inode the request
  * was about.  Logs (corrupt inodes once, every failure with debug). */
 void sm_fuse_log_failure(const struct sm_fuse *uf, const char *op, uint64_t ino, int err);

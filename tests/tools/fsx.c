@@ -364,21 +364,10 @@ static bool do_fallocate(struct fsx *f, enum op op, off_t off, size_t len)
 		fsx_fail(f, "%s: fallocate(mode 0x%x, 0x%jx, 0x%zx): %s", ops[op].name, mode,
 			 (intmax_t)off, len, strerror(errno));
 	}
-	switch (op) {
-	case OP_PUNCH:
-	case OP_ZERO_KEEP:
-		model_zero(f, off, len, true);
-		break;
-	case OP_ZERO:
-		model_zero(f, off, len, false);
-		break;
-	case OP_FALLOC:
-		if (off + (off_t)len > f->size)
-			model_resize(f, off + (off_t)len);
-		break;
-	default:
-		break;
-	}
+	if (op == OP_PUNCH || op == OP_ZERO_KEEP || op == OP_ZERO)
+		model_zero(f, off, len, op != OP_ZERO);
+	else if (op == OP_FALLOC && off + (off_t)len > f->size)
+		model_resize(f, off + (off_t)len);
 	return true;
 }
 
@@ -390,9 +379,8 @@ static void do_remount(struct fsx *f)
 	fflush(NULL);
 	int st = system(f->remount_cmd);
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fsx_fail(f, "remount: command '%s' failed (%s %d)", f->remount_cmd,
-			 st != -1 && WIFEXITED(st) ? "exit status" : "wait status", st == -1 ? -1 :
-			 WIFEXITED(st) ? WEXITSTATUS(st) : st);
+		fsx_fail(f, "remount: command '%s' failed (exit status %d)", f->remount_cmd,
+			 st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	f->fd = open(f->path, O_RDWR);
 	if (f->fd < 0)
 		fsx_fail(f, "remount: reopen %s: %s", f->path, strerror(errno));
