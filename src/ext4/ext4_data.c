@@ -103,6 +103,36 @@ uint64_t ext4_max_file_size(const struct sm_fs *f, const struct ext2_inode_large
 	return max_bitmap_size(bits, huge);
 }
 
+/* Punch [start, end] of a block-mapped (ext2/ext3) file one block at a
+ * time.  libext2fs 1.47.0's ext2fs_punch_ind() is wrong for ranges that end
+ * before EOF: it stops at an indirection-level boundary ("count > max"
+ * instead of "start + count > max") and, below the double-indirect block,
+ * frees up to the end of the indirect block (data loss past the range).
+ * Indirect blocks left all-zero stay allocated, which is valid. */
+static int punch_ind_blocks(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
+			    blk64_t start, blk64_t end)
+{
+	ext2_filsys fs = f->fs;
+	for (blk64_t l = start; l <= end; l++) {
+		blk64_t p = 0, zero = 0;
+		errcode_t err = ext2fs_bmap2(fs, ino, (struct ext2_inode *)inode, NULL, 0, l, NULL, &p);
+		if (err)
+			return ext4_err(err);
+		if (!p)
+			continue;
+		if (p < fs->super->s_first_data_block || p >= ext2fs_blocks_count(fs->super))
+			return -EUCLEAN;
+		err = ext2fs_bmap2(fs, ino, (struct ext2_inode *)inode, NULL, BMAP_SET, l, NULL, &zero);
+		if (err)
+			return ext4_err(err);
+		ext2fs_block_alloc_stats2(fs, p, -1);
+		err = ext2fs_iblk_sub_blocks(fs, (struct ext2_inode *)inode, 1);
+		if (err)
+			return ext4_err(err);
+	}
+	return 0;
+}
+
 int ext4_punch(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 	       blk64_t start, blk64_t end)
 {
@@ -110,6 +140,12 @@ int ext4_punch(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 	blk64_t count = ext2fs_blocks_count(fs->super);
 	bool bump = false;
 	errcode_t err;
+
+	/* Up to the end of the mapping (truncate) ext2fs_punch is right for
+	 * block-mapped files too; a range that ends earlier is not. */
+	if (!(inode->i_flags & (EXT4_EXTENTS_FL | EXT4_INLINE_DATA_FL)) && end < ~(blk64_t)0 &&
+	    end <= (blk64_t)UINT32_MAX)
+		return punch_ind_blocks(f, ino, inode, start, end);
 
 	/* libext2fs 1.47.0's punch_extent_blocks() checks a freed run with
 	 * "start + count >= blocks_count", one too strict, and only after

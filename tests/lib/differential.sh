@@ -23,7 +23,10 @@ diff_manifest() {
 	}
 }
 
-# diff_compare A B WHAT: identical manifests or fail with the diff head.
+# diff_compare A B WHAT: identical manifests, else print the diff head and
+# record a failure; the case goes on (to show every difference) and
+# diff_done fails it at the end.
+DIFF_FAILS=()
 diff_compare() {
 	local a=$1 b=$2 what=$3 n
 	if ! cmp -s "$a" "$b"; then
@@ -31,8 +34,12 @@ diff_compare() {
 		echo "--- $a" >&2
 		echo "+++ $b" >&2
 		diff -U0 "$a" "$b" | sed -n '3,60p' | cut -c1-400 >&2
-		sm_fail "$what: manifests differ ($n differing lines, diff head above)"
+		echo "DIFFERENCE: $what: manifests differ ($n differing lines, diff head above)" >&2
+		DIFF_FAILS+=("$what")
 	fi
+}
+diff_done() {
+	[ ${#DIFF_FAILS[@]} = 0 ] || sm_fail "${#DIFF_FAILS[@]} comparison(s) differ: ${DIFF_FAILS[*]}"
 }
 
 # A deterministic source of bytes (64 MiB), so both sides write the same data.
@@ -156,7 +163,7 @@ diff_workload() {
 		chmod 0640 "$src/one"; setfattr -n user.cp -v copied "$src/one"
 		touch -h -d "2010-10-10 10:10:10.101010101" "$src/one" "$src/x/two" "$src/x/y/l" "$src/x/y" "$src/x" "$src"
 	fi
-	wstep() { "$@" || { echo "workload step failed: $*" >&2; return 1; }; }
+	wstep() { "$@" || { echo "workload step failed: $*" | cut -c1-200 >&2; return 1; }; }
 	(
 		set -e
 		cd "$d"
@@ -198,7 +205,7 @@ diff_workload() {
 		# Extended attributes and ACLs.
 		echo x >d1/xa
 		wstep setfattr -n user.a -v alpha d1/xa
-		wstep setfattr -n user.b -v "$(printf 'b%.0s' $(seq 1 3500))" d1/xa
+		wstep setfattr -n user.b -v "$(printf 'b%.0s' $(seq 1 900))" d1/xa
 		wstep setfattr -n user.a -v replaced d1/xa
 		wstep setfattr -n user.c -v gamma d1/xa; wstep setfattr -x user.c d1/xa
 		wstep setfattr -n user.dir -v d d1/d2
@@ -215,6 +222,12 @@ diff_workload() {
 		(cd hdir && seq -f 'entry-with-a-longish-name-%05g' 1 3000 | xargs touch) || { echo "workload: hdir create failed" >&2; exit 1; }
 		(cd hgone && seq -f 'tmp%05g' 1 3000 | xargs touch && seq -f 'tmp%05g' 1 3000 | xargs rm) || { echo "workload: hgone churn failed" >&2; exit 1; }
 		echo kept >hgone/survivor
+		# An htree directory made by the kernel beforehand (see diff_write.sh):
+		# add 1000 names and remove 500 old ones through this driver.
+		if [ -d preidx ]; then
+			(cd preidx && seq -f 'added-later-%05g' 1 1000 | xargs touch && \
+				seq -f 'old%05g' 1 4 2000 | xargs rm) || { echo "workload: preidx churn failed" >&2; exit 1; }
+		fi
 		# cp -a of a small tree (times, modes, xattrs preserved).
 		wstep cp -a "$src" d5/copied
 		# Names.
@@ -227,4 +240,30 @@ diff_workload() {
 		wstep touch -m -d "2004-04-04 04:04:04.4" d1/small
 	)
 	[ $? = 0 ] || sm_fail "write workload on $d failed"
+}
+
+# diff_holders IMAGE...: pids of processes that have one of the files open.
+diff_holders() {
+	local f p pids="" real
+	for f in "$@"; do
+		real=$(readlink -f "$f")
+		for p in /proc/[0-9]*; do
+			ls -l "$p/fd" 2>/dev/null | grep -qF -- "-> $real" && pids="$pids ${p#/proc/}"
+		done
+	done
+	echo $pids
+}
+
+# diff_mount IMAGE DIR ro|rw / diff_umount DIR: safemount, or the kernel's
+# ext4 when SM_DRIVER=kernel (to validate a case's logic before safemount
+# works, or to compare).
+diff_mount() {
+	if [ "${SM_DRIVER:-safemount}" = kernel ]; then
+		kmount "$1" "$2" -o "$3"
+	else
+		sm_mount "$1" "$2" -o "$3"
+	fi
+}
+diff_umount() {
+	if [ "${SM_DRIVER:-safemount}" = kernel ]; then kumount "$1"; else sm_umount "$1"; fi
 }
