@@ -18,16 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ext4_private.h"
+#include "ext4_data.h"
 
 /* One libext2fs read/write call takes an unsigned int length. */
 #define DATA_MAX_IO (1u << 30)
-/* Extent leaves visited by one SEEK_DATA/SEEK_HOLE before we call the tree
- * corrupt: a 16 TiB file in 1-block extents would need 2^32, no real
- * workload comes near this bound. */
-#define DATA_MAX_SEEK_STEPS (1u << 26)
 
-static int regular_only(const struct ext2_inode_large *inode)
+int ext4_regular_only(const struct ext2_inode_large *inode)
 {
 	if (LINUX_S_ISDIR(inode->i_mode))
 		return -EISDIR;
@@ -36,12 +32,12 @@ static int regular_only(const struct ext2_inode_large *inode)
 	return 0;
 }
 
-static bool is_inline(const struct ext2_inode_large *inode)
+bool ext4_is_inline(const struct ext2_inode_large *inode)
 {
 	return (inode->i_flags & EXT4_INLINE_DATA_FL) != 0;
 }
 
-static bool is_extents(const struct ext2_inode_large *inode)
+bool ext4_is_extents(const struct ext2_inode_large *inode)
 {
 	return (inode->i_flags & EXT4_EXTENTS_FL) != 0;
 }
@@ -98,7 +94,7 @@ uint64_t ext4_max_file_size(const struct sm_fs *f, const struct ext2_inode_large
 
 	/* Like the kernel: only inodes that are extent-mapped get s_maxbytes;
 	 * block-mapped and inline inodes get s_bitmap_maxbytes. */
-	if (is_extents(inode))
+	if (ext4_is_extents(inode))
 		return max_extent_size(bits, huge);
 	return max_bitmap_size(bits, huge);
 }
@@ -165,7 +161,7 @@ int ext4_punch(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 	return ext4_err(err);
 }
 
-static int set_isize(struct sm_fs *f, struct ext2_inode_large *inode, uint64_t size)
+int ext4_set_isize(struct sm_fs *f, struct ext2_inode_large *inode, uint64_t size)
 {
 	return ext4_err(ext2fs_inode_size_set(f->fs, (struct ext2_inode *)inode, size));
 }
@@ -192,7 +188,7 @@ static int map_block(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *i
 /* Zero bytes [from, to) of logical block lblk on disk, if that block holds
  * data.  Keeps the promise that bytes past EOF read back as zeros once the
  * file grows over them (truncate, writes past EOF, punch edges). */
-static int zero_in_block(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
+int ext4_zero_in_block(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 			 blk64_t lblk, unsigned from, unsigned to)
 {
 	ext2_filsys fs = f->fs;
@@ -303,7 +299,7 @@ static int maybe_start_inline(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode
 	size_t ea_max = 0;
 	int ret;
 
-	if (!ext2fs_has_feature_inline_data(fs->super) || !is_extents(inode) || is_inline(inode) ||
+	if (!ext2fs_has_feature_inline_data(fs->super) || !ext4_is_extents(inode) || ext4_is_inline(inode) ||
 	    ext4_isize(inode) != 0 || inode->i_blocks != 0 || inode->osd2.linux2.l_i_blocks_hi ||
 	    ext2fs_le16_to_cpu(eh->eh_entries) != 0 ||
 	    EXT2_INODE_SIZE(fs->super) <= EXT2_GOOD_OLD_INODE_SIZE)
@@ -336,7 +332,7 @@ static int maybe_start_inline(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode
 /* Turn an inline-data file into an ordinary (extent- or block-mapped) one
  * with the same contents and size, as the kernel does before a write that
  * no longer fits and before fallocate.  *inode is re-read. */
-static int convert_inline(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode)
+int ext4_convert_inline(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode)
 {
 	ext2_filsys fs = f->fs;
 	struct ext2_xattr_handle *h = NULL;
@@ -419,7 +415,7 @@ out_reread:
 			ret = rret;
 	}
 	if (!ret) {
-		ret = set_isize(f, inode, isize);
+		ret = ext4_set_isize(f, inode, isize);
 		if (!ret)
 			ret = ext4_write_inode(f, ino, inode);
 	}
@@ -460,7 +456,7 @@ static int truncate_inline(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_la
 		if (ret)
 			goto out;
 	}
-	ret = set_isize(f, inode, size);
+	ret = ext4_set_isize(f, inode, size);
 	if (!ret)
 		ret = ext4_write_inode(f, ino, inode);
 out:
@@ -478,19 +474,19 @@ int ext4_truncate(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inod
 	ret = ext4_check_rw(f);
 	if (ret)
 		return ret;
-	ret = regular_only(inode);
+	ret = ext4_regular_only(inode);
 	if (ret)
 		return ret;
 	if (size > ext4_max_file_size(f, inode))
 		return -EFBIG;
-	if (is_inline(inode))
+	if (ext4_is_inline(inode))
 		return truncate_inline(f, ino, inode, size);
 
 	old = ext4_isize(inode);
 	if (size <= old) {
 		/* Like the kernel, a truncate to the current size (or below)
 		 * also drops blocks preallocated past EOF. */
-		ret = zero_in_block(f, ino, inode, size / bs, (unsigned)(size % bs),
+		ret = ext4_zero_in_block(f, ino, inode, size / bs, (unsigned)(size % bs),
 				    size % bs ? (unsigned)bs : 0);
 		if (ret)
 			return ret;
@@ -503,11 +499,11 @@ int ext4_truncate(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inod
 		}
 	} else if (old % bs) {
 		/* Growing: the old last block may hold stale bytes past EOF. */
-		ret = zero_in_block(f, ino, inode, old / bs, (unsigned)(old % bs), (unsigned)bs);
+		ret = ext4_zero_in_block(f, ino, inode, old / bs, (unsigned)(old % bs), (unsigned)bs);
 		if (ret)
 			return ret;
 	}
-	ret = set_isize(f, inode, size);
+	ret = ext4_set_isize(f, inode, size);
 	if (ret)
 		return ret;
 	return ext4_write_inode(f, ino, inode);
@@ -607,7 +603,7 @@ ssize_t sm_read(struct sm_fs *f, uint64_t ino, uint64_t fh, void *buf, size_t si
 	ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
 	if (ret)
 		goto out_unlock;
-	ret = regular_only(&inode);
+	ret = ext4_regular_only(&inode);
 	if (ret)
 		goto out_unlock;
 	uint64_t isize = ext4_isize(&inode);
@@ -616,7 +612,7 @@ ssize_t sm_read(struct sm_fs *f, uint64_t ino, uint64_t fh, void *buf, size_t si
 		goto out_unlock;
 	if (off < isize) {
 		size_t len = isize - off < size ? (size_t)(isize - off) : size;
-		if (is_inline(&inode))
+		if (ext4_is_inline(&inode))
 			ret = read_inline(f, (ext2_ino_t)ino, &inode, buf, len, off);
 		else
 			ret = read_blocks(f, (ext2_ino_t)ino, &inode, buf, len, off);
@@ -733,7 +729,7 @@ static ssize_t do_write(struct sm_fs *f, ext2_ino_t ino, const char *data, size_
 	ret = ext4_read_inode(f, ino, &inode);
 	if (ret)
 		return ret;
-	ret = regular_only(&inode);
+	ret = ext4_regular_only(&inode);
 	if (ret)
 		return ret;
 	/* Append-only is enforced by the kernel at open (O_APPEND); only
@@ -758,7 +754,7 @@ static ssize_t do_write(struct sm_fs *f, ext2_ino_t ino, const char *data, size_
 	if (ret)
 		return ret;
 	uint64_t old = ext4_isize(&inode);
-	if (is_inline(&inode)) {
+	if (ext4_is_inline(&inode)) {
 		ret = write_inline(f, ino, &inode, data, size, off);
 		if (ret < 0)
 			return ret;
@@ -766,7 +762,7 @@ static ssize_t do_write(struct sm_fs *f, ext2_ino_t ino, const char *data, size_
 			done = size;
 			goto out_update;
 		}
-		ret = convert_inline(f, ino, &inode);
+		ret = ext4_convert_inline(f, ino, &inode);
 		if (ret)
 			return ret;
 		/* Conversion may change the mapping type: recheck the limit. */
@@ -782,7 +778,7 @@ static ssize_t do_write(struct sm_fs *f, ext2_ino_t ino, const char *data, size_
 		/* Bytes past the old EOF in its block must read as zeros once
 		 * the file covers them (the kernel gets this from zeroing the
 		 * page past i_size). */
-		ret = zero_in_block(f, ino, &inode, old / bs, (unsigned)(old % bs), (unsigned)bs);
+		ret = ext4_zero_in_block(f, ino, &inode, old / bs, (unsigned)(old % bs), (unsigned)bs);
 		if (ret)
 			return ret;
 	}
@@ -790,7 +786,7 @@ static ssize_t do_write(struct sm_fs *f, ext2_ino_t ino, const char *data, size_
 		/* Give the file handle the final size up front: growing it
 		 * block by block makes libext2fs re-read and re-write each
 		 * new last block to zero its tail.  Fixed below if short. */
-		ret = set_isize(f, &inode, end);
+		ret = ext4_set_isize(f, &inode, end);
 		if (ret)
 			return ret;
 	}
@@ -805,14 +801,14 @@ static ssize_t do_write(struct sm_fs *f, ext2_ino_t ino, const char *data, size_
 	}
 	if (done == 0) {
 		/* Restore a size the handle may have moved; nothing was written. */
-		if (ext4_isize(&inode) != old && !set_isize(f, &inode, old))
+		if (ext4_isize(&inode) != old && !ext4_set_isize(f, &inode, old))
 			(void)ext4_write_inode(f, ino, &inode);
 		return ret ? ret : -EIO;
 	}
 
 out_update: {
 	uint64_t new_end = off + done;
-	int wret = set_isize(f, &inode, new_end > old ? new_end : old);
+	int wret = ext4_set_isize(f, &inode, new_end > old ? new_end : old);
 	if (wret)
 		return wret;
 	/* SUID/SGID are not touched here: the kernel knows whether the writer
@@ -860,353 +856,3 @@ int sm_fsync(struct sm_fs *f, uint64_t ino, int datasync)
 	return ret;
 }
 
-/* ---- fallocate ---- */
-
-/* Zero the partial blocks at the edges of [off, end) in place and return
- * the whole blocks inside it as [*first, *last_excl). */
-static int zero_edges(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
-		      uint64_t off, uint64_t end, blk64_t *first, blk64_t *last_excl)
-{
-	uint64_t bs = f->fs->blocksize;
-	int ret = 0;
-
-	*first = (off + bs - 1) / bs;
-	*last_excl = end / bs;
-	if (off / bs == (end - 1) / bs) {
-		/* Both edges in one block. */
-		if (off % bs || end % bs)
-			return zero_in_block(f, ino, inode, off / bs, (unsigned)(off % bs),
-					     (unsigned)((end - 1) % bs + 1));
-		return 0;
-	}
-	if (off % bs)
-		ret = zero_in_block(f, ino, inode, off / bs, (unsigned)(off % bs), (unsigned)bs);
-	if (!ret && end % bs)
-		ret = zero_in_block(f, ino, inode, end / bs, 0, (unsigned)(end % bs));
-	return ret;
-}
-
-static int punch_range(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
-		       blk64_t first, blk64_t last_excl)
-{
-	if (first >= last_excl)
-		return 0;
-	return ext4_punch(f, ino, inode, first, last_excl - 1);
-}
-
-static int falloc_punch(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
-			uint64_t off, uint64_t len)
-{
-	uint64_t bs = f->fs->blocksize;
-	uint64_t size = ext4_isize(inode);
-	uint64_t end = off + len;
-	blk64_t first, last_excl;
-	int ret;
-
-	/* The kernel punches nothing at or past EOF, and past EOF only up to
-	 * the end of the block holding it (preallocation beyond stays). */
-	if (off >= size)
-		return 0;
-	uint64_t eof_end = (size + bs - 1) / bs * bs;
-	if (end > eof_end)
-		end = eof_end;
-	ret = zero_edges(f, ino, inode, off, end, &first, &last_excl);
-	if (!ret)
-		ret = punch_range(f, ino, inode, first, last_excl);
-	if (ret) {
-		(void)ext4_read_inode(f, ino, inode);
-		return ret;
-	}
-	ext4_touch(inode, true);
-	return ext4_write_inode(f, ino, inode);
-}
-
-/* Allocate [off, off+len) as unwritten extents (reading as zeros), leaving
- * already-mapped blocks alone. */
-static int alloc_range(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
-		       uint64_t off, uint64_t end)
-{
-	uint64_t bs = f->fs->blocksize;
-	blk64_t start = off / bs;
-	blk64_t count = (end + bs - 1) / bs - start;
-	errcode_t err = ext2fs_fallocate(f->fs, 0, ino, (struct ext2_inode *)inode, ~0ULL,
-					 start, count);
-	return ext4_err(err);
-}
-
-static int falloc_zero(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
-		       uint64_t off, uint64_t len, bool keep_size)
-{
-	uint64_t size = ext4_isize(inode);
-	uint64_t end = off + len;
-	blk64_t first, last_excl;
-	int ret, wret;
-
-	ret = zero_edges(f, ino, inode, off, end, &first, &last_excl);
-	if (!ret)
-		ret = punch_range(f, ino, inode, first, last_excl);
-	if (!ret)
-		ret = alloc_range(f, ino, inode, off, end);
-	/* ext2fs_fallocate updates i_blocks in our copy without writing it:
-	 * write it even after a failure, or the counts go wrong. */
-	if (!ret && !keep_size && end > size)
-		ret = set_isize(f, inode, end);
-	ext4_touch(inode, true);
-	wret = ext4_write_inode(f, ino, inode);
-	return ret ? ret : wret;
-}
-
-static int falloc_alloc(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
-			uint64_t off, uint64_t len, bool keep_size)
-{
-	uint64_t size = ext4_isize(inode);
-	uint64_t end = off + len;
-	int ret, wret;
-	bool grow = false;
-
-	ret = alloc_range(f, ino, inode, off, end);
-	if (!ret && !keep_size && end > size) {
-		ret = set_isize(f, inode, end);
-		grow = !ret;
-	}
-	/* Like ext4_alloc_file_blocks(): ctime always, mtime when i_size
-	 * moved. */
-	ext4_touch(inode, grow);
-	wret = ext4_write_inode(f, ino, inode);
-	return ret ? ret : wret;
-}
-
-int sm_fallocate(struct sm_fs *f, uint64_t ino, int mode, uint64_t off, uint64_t len)
-{
-	struct ext2_inode_large inode;
-	const int known = SM_FALLOC_KEEP_SIZE | SM_FALLOC_PUNCH_HOLE | SM_FALLOC_ZERO_RANGE;
-	bool keep = (mode & SM_FALLOC_KEEP_SIZE) != 0;
-	int ret;
-
-	/* vfs_fallocate()'s checks, in its order. */
-	if (mode & ~known)
-		return -EOPNOTSUPP;
-	if ((mode & SM_FALLOC_PUNCH_HOLE) && (mode & SM_FALLOC_ZERO_RANGE))
-		return -EOPNOTSUPP;
-	if ((mode & SM_FALLOC_PUNCH_HOLE) && !keep)
-		return -EOPNOTSUPP;
-	if (len == 0 || off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX)
-		return -EINVAL;
-
-	EXT4_LOCK(f);
-	ret = ext4_check_rw(f);
-	if (ret)
-		goto out_unlock;
-	ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
-	if (ret)
-		goto out_unlock;
-	if (LINUX_S_ISDIR(inode.i_mode)) {
-		ret = -EISDIR;
-		goto out_unlock;
-	}
-	if (!LINUX_S_ISREG(inode.i_mode)) {
-		ret = -ENODEV;
-		goto out_unlock;
-	}
-	/* Immutable: never.  Append-only: only plain allocation. */
-	ret = ext4_check_modify(&inode, (mode & ~SM_FALLOC_KEEP_SIZE) == 0);
-	if (ret)
-		goto out_unlock;
-	/* s_maxbytes of the kernel is the extent limit, whatever the inode. */
-	struct ext2_inode_large probe = inode;
-	probe.i_flags |= EXT4_EXTENTS_FL;
-	if (off + len > ext4_max_file_size(f, &probe) || off + len < off) {
-		ret = -EFBIG;
-		goto out_unlock;
-	}
-
-	if (is_inline(&inode)) {
-		ret = convert_inline(f, (ext2_ino_t)ino, &inode);
-		if (ret)
-			goto out_unlock;
-	}
-	if (mode & SM_FALLOC_PUNCH_HOLE) {
-		/* Works on block-mapped files too, as in the kernel. */
-		ret = falloc_punch(f, (ext2_ino_t)ino, &inode, off, len);
-		goto out_unlock;
-	}
-	/* The kernel preallocates only in extent-mapped files. */
-	if (!is_extents(&inode)) {
-		ret = -EOPNOTSUPP;
-		goto out_unlock;
-	}
-	if (!keep && off + len > ext4_max_file_size(f, &inode)) {
-		ret = -EFBIG;
-		goto out_unlock;
-	}
-	if (mode & SM_FALLOC_ZERO_RANGE)
-		ret = falloc_zero(f, (ext2_ino_t)ino, &inode, off, len, keep);
-	else
-		ret = falloc_alloc(f, (ext2_ino_t)ino, &inode, off, len, keep);
-out_unlock:
-	EXT4_UNLOCK(f);
-	return ret;
-}
-
-/* ---- SEEK_DATA / SEEK_HOLE ---- */
-
-/* First block >= lblk that holds data (want_data) or is a hole, walking
- * the extent leaves.  Unwritten extents count as holes: with no page cache
- * here, that is what the kernel reports for them too. *res is ~0 if no
- * data follows. */
-static int seek_extents(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
-			blk64_t lblk, bool want_data, blk64_t *res)
-{
-	ext2_extent_handle_t h;
-	struct ext2fs_extent ext;
-	blk64_t pos = lblk;
-	uint64_t last_start = 0;
-	bool first = true;
-	errcode_t err;
-	int ret = 0;
-
-	err = ext2fs_extent_open2(f->fs, ino, (struct ext2_inode *)inode, &h);
-	if (err)
-		return ext4_err(err);
-	/* goto leaves the handle on the extent holding lblk, or the nearest
-	 * one before (or after, if none is before); its error only says
-	 * lblk is in a hole. */
-	(void)ext2fs_extent_goto(h, lblk);
-	err = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ext);
-	for (uint32_t steps = 0;; steps++) {
-		if (err == EXT2_ET_NO_CURRENT_NODE || err == EXT2_ET_EXTENT_NO_NEXT) {
-			*res = want_data ? ~0ULL : pos;
-			break;
-		}
-		if (err) {
-			ret = ext4_err(err);
-			break;
-		}
-		if (steps >= DATA_MAX_SEEK_STEPS) {
-			ret = -EUCLEAN;
-			break;
-		}
-		if (!(ext.e_flags & EXT2_EXTENT_FLAGS_LEAF) || ext.e_len == 0)
-			goto next;
-		if (!first && ext.e_lblk <= last_start) {
-			/* Leaves must go forward, or we could loop forever. */
-			ret = -EUCLEAN;
-			break;
-		}
-		first = false;
-		last_start = ext.e_lblk;
-		uint64_t ext_end = ext.e_lblk + (uint64_t)ext.e_len;
-		if (ext_end <= pos)
-			goto next;
-		if (want_data) {
-			if (!(ext.e_flags & EXT2_EXTENT_FLAGS_UNINIT)) {
-				*res = ext.e_lblk > pos ? ext.e_lblk : pos;
-				break;
-			}
-		} else {
-			if (ext.e_lblk > pos || (ext.e_flags & EXT2_EXTENT_FLAGS_UNINIT)) {
-				*res = pos;
-				break;
-			}
-			pos = ext_end;
-		}
-next:
-		err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_LEAF, &ext);
-	}
-	ext2fs_extent_free(h);
-	return ret;
-}
-
-struct seek_map_ctx {
-	blk64_t start;
-	blk64_t pos;       /* SEEK_HOLE: next block expected to be mapped */
-	bool want_data;
-	bool found;
-};
-
-static int seek_map_cb(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
-		       blk64_t ref_blk, int ref_offset, void *priv)
-{
-	struct seek_map_ctx *c = priv;
-
-	(void)fs; (void)blocknr; (void)ref_blk; (void)ref_offset;
-	if (blockcnt < 0 || (blk64_t)blockcnt < c->start)
-		return 0;
-	if (c->want_data) {
-		c->pos = (blk64_t)blockcnt;
-		c->found = true;
-		return BLOCK_ABORT;
-	}
-	if ((blk64_t)blockcnt != c->pos) {
-		c->found = true;
-		return BLOCK_ABORT;
-	}
-	c->pos++;
-	return 0;
-}
-
-/* Block-mapped files: the iterator visits mapped data blocks in logical
- * order and skips unmapped indirect subtrees, so this costs the number of
- * mapped blocks, not the file size. */
-static int seek_blockmap(struct sm_fs *f, ext2_ino_t ino, blk64_t lblk, bool want_data,
-			 blk64_t *res)
-{
-	struct seek_map_ctx c = { .start = lblk, .pos = lblk, .want_data = want_data };
-	errcode_t err = ext2fs_block_iterate3(f->fs, ino, BLOCK_FLAG_READ_ONLY | BLOCK_FLAG_DATA_ONLY,
-					      NULL, seek_map_cb, &c);
-	if (err)
-		return ext4_err(err);
-	if (want_data)
-		*res = c.found ? c.pos : ~0ULL;
-	else
-		*res = c.pos;
-	return 0;
-}
-
-int64_t sm_lseek(struct sm_fs *f, uint64_t ino, uint64_t off, int whence)
-{
-	struct ext2_inode_large inode;
-	bool want_data = whence == SEEK_DATA;
-	int64_t ret;
-
-	if (whence != SEEK_DATA && whence != SEEK_HOLE)
-		return -EINVAL;
-	EXT4_LOCK(f);
-	ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
-	if (ret)
-		goto out_unlock;
-	ret = regular_only(&inode);
-	if (ret)
-		goto out_unlock;
-	uint64_t size = ext4_isize(&inode);
-	uint64_t bs = f->fs->blocksize;
-	if (off >= size) {
-		ret = -ENXIO;
-		goto out_unlock;
-	}
-	if (is_inline(&inode)) {
-		/* All of an inline file is data. */
-		ret = want_data ? (int64_t)off : (int64_t)size;
-		goto out_unlock;
-	}
-	blk64_t lblk = off / bs, res = 0;
-	int r = is_extents(&inode) ?
-		seek_extents(f, (ext2_ino_t)ino, &inode, lblk, want_data, &res) :
-		seek_blockmap(f, (ext2_ino_t)ino, lblk, want_data, &res);
-	if (r) {
-		ret = r;
-		goto out_unlock;
-	}
-	uint64_t pos;
-	if (res == ~0ULL)
-		pos = UINT64_MAX;
-	else
-		pos = res == lblk ? off : (uint64_t)res * bs;
-	if (want_data)
-		ret = pos >= size ? -ENXIO : (int64_t)pos;
-	else
-		ret = (int64_t)(pos < size ? pos : size);
-out_unlock:
-	EXT4_UNLOCK(f);
-	return ret;
-}

@@ -35,7 +35,7 @@ size=$(stat -c %s "$M/fill")
 # Fill the crumbs: small files until ENOSPC, each error must be ENOSPC.
 i=0; err=""
 while [ $i -lt 5000 ]; do
-	if ! head -c 3000 /dev/zero 2>/dev/null >"$M/d/crumb$i" 2>"$T/w.err"; then err=$(cat "$T/w.err"); break; fi
+	if ! head -c 3000 /dev/zero >"$M/d/crumb$i" 2>"$T/w.err"; then err=$(cat "$T/w.err"); break; fi
 	i=$((i + 1))
 done
 [ -n "$err" ] || sm_fail "5000 more 3000-byte files fit into a full filesystem"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Differential helpers: build populated images through the kernel, run one
 # write workload on any mount, and compare tree manifests (tests/tools/
 # tree_manifest) of the kernel's view and safemount's view.

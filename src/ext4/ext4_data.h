@@ -1,0 +1,24 @@
+/* Helpers shared by the file-data files of the backend (ext4_data.c,
+ * ext4_falloc.c).  Lock held, negative errno, like ext4_private.h. */
+#ifndef SAFEMOUNT_EXT4_DATA_H
+#define SAFEMOUNT_EXT4_DATA_H
+
+#include "ext4_private.h"
+
+/* Extent leaves visited by one SEEK_DATA/SEEK_HOLE before we call the tree
+ * corrupt: a 16 TiB file in 1-block extents would need 2^32, no real
+ * workload comes near this bound. */
+#define DATA_MAX_SEEK_STEPS (1u << 26)
+
+/* -EISDIR / -EINVAL unless a regular file. */
+int ext4_regular_only(const struct ext2_inode_large *inode);
+bool ext4_is_inline(const struct ext2_inode_large *inode);
+bool ext4_is_extents(const struct ext2_inode_large *inode);
+int ext4_set_isize(struct sm_fs *f, struct ext2_inode_large *inode, uint64_t size);
+/* Move an inline-data file's bytes into a block (before a mapping change). */
+int ext4_convert_inline(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode);
+/* Zero bytes [from, to) of logical block lblk in place (nothing for a hole). */
+int ext4_zero_in_block(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
+		       blk64_t lblk, unsigned from, unsigned to);
+
+#endif
