@@ -80,6 +80,8 @@ static int serve(struct sm_fs *fs, const struct sm_options *o, const char *mnt_a
 		.read_only = read_only,
 		.allow_other = o->allow_other,
 		.noexec = o->noexec,
+		/* libfuse 3.14 knows "noatime" but not "strictatime" */
+		.atime_opt = o->atime == SM_ATIME_NOATIME ? "noatime" : NULL,
 		.debug = o->debug,
 		.on_ready = report_ready,
 		.ready_arg = rp,

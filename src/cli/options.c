@@ -72,9 +72,8 @@ static int set_option(struct sm_options *o, const char *opt)
 		if (!o->fsname)
 			return -1;
 	} else if (!strcmp(opt, "suid") || !strcmp(opt, "dev")) {
-		/* Harmless to accept: an untrusted image never gets them. */
-		fprintf(stderr, "safemount: note: option '%s' ignored, safemount mounts are always nosuid,nodev\n",
-			opt);
+		/* Accepted and ignored: an untrusted image never gets them, and
+		 * mount.fuse3 adds both to every mount, so no note either. */
 	} else if (!strncmp(opt, "x-", 2) || !strncmp(opt, "comment=", 8)) {
 		/* userspace-only fstab annotations (systemd, udisks) */
 	} else {

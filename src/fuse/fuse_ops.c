@@ -318,7 +318,13 @@ static void sm_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		sm_fuse_reply_err(req, "lookup", dir, ENAMETOOLONG);
 		return;
 	}
-	ret = sm_lookup(uf->fs, dir, name, &a);
+	/* open_by_handle_at() of an inode the kernel has forgotten looks up
+	 * "." in the handle's nodeid, whatever its type (FUSE export support);
+	 * the kernel then checks the generation. */
+	if (!strcmp(name, "."))
+		ret = sm_getattr(uf->fs, dir, &a);
+	else
+		ret = sm_lookup(uf->fs, dir, name, &a);
 	if (ret == -ENOENT && uf->entry_timeout > 0) {
 		/* a negative entry the kernel may cache */
 		struct fuse_entry_param e;

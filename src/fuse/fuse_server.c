@@ -41,9 +41,10 @@ int sm_server_run(struct sm_fs *fs, const struct sm_server_opts *o, const char *
 	*what = "preparing the mount options";
 	if (!fsname)
 		goto out_close;
-	if (asprintf(&mopts, "fsname=%s,subtype=safemount,default_permissions,nosuid,nodev%s%s%s",
+	if (asprintf(&mopts, "fsname=%s,subtype=safemount,default_permissions,nosuid,nodev%s%s%s%s%s",
 		     fsname, o->allow_other ? ",allow_other" : "", o->read_only ? ",ro" : "",
-		     o->noexec ? ",noexec" : "") < 0) {
+		     o->noexec ? ",noexec" : "", o->atime_opt ? "," : "",
+		     o->atime_opt ? o->atime_opt : "") < 0) {
 		mopts = NULL;
 		goto out_close;
 	}

@@ -11,6 +11,7 @@ struct sm_server_opts {
 	const char *mountpoint;   /* absolute */
 	const char *fsname;       /* the mount's source in /proc/mounts */
 	bool read_only, allow_other, noexec, debug;
+	const char *atime_opt;    /* "noatime" or NULL: shown in /proc/mounts */
 	/* Called once the mount is live, before serving the first request;
 	 * the helper uses it to report success and detach. */
 	void (*on_ready)(void *arg);
