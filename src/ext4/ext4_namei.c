@@ -51,6 +51,27 @@ static int read_dir_for_add(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_l
 	return ext4_check_modify(inode, true);
 }
 
+/* What every operation that adds `name` to `parent` checks first, in the
+ * kernel's order: a valid name that is not "." or "..", a directory we may
+ * add to, and no entry of that name yet (-EEXIST). */
+static int check_new_name(struct sm_fs *f, ext2_ino_t parent, const char *name, size_t *len,
+			  struct ext2_inode_large *dir)
+{
+	ext2_ino_t existing;
+	int ret = ext4_check_name(name, len);
+	if (ret)
+		return ret;
+	if (is_dot(name, *len) || is_dotdot(name, *len))
+		return -EEXIST;
+	ret = read_dir_for_add(f, parent, dir);
+	if (ret)
+		return ret;
+	ret = ext4_dir_lookup(f, parent, name, *len, &existing);
+	if (ret == 0)
+		return -EEXIST;
+	return ret == -ENOENT ? 0 : ret;
+}
+
 static void set_owner(struct ext2_inode_large *inode, uint32_t uid, uint32_t gid)
 {
 	inode->i_uid = (uint16_t)uid;
@@ -158,23 +179,13 @@ static int create_node(struct sm_fs *f, ext2_ino_t parent, const char *name, uin
 	ext2_filsys fs = f->fs;
 	struct ext2_inode_large dir, inode;
 	struct ext4_new_acl acl = { 0 };
-	ext2_ino_t ino, existing;
+	ext2_ino_t ino;
 	size_t len;
 	errcode_t err;
 	int ret;
 
-	ret = ext4_check_name(name, &len);
+	ret = check_new_name(f, parent, name, &len, &dir);
 	if (ret)
-		return ret;
-	if (is_dot(name, len) || is_dotdot(name, len))
-		return -EEXIST;
-	ret = read_dir_for_add(f, parent, &dir);
-	if (ret)
-		return ret;
-	ret = ext4_dir_lookup(f, parent, name, len, &existing);
-	if (ret == 0)
-		return -EEXIST;
-	if (ret != -ENOENT)
 		return ret;
 	/* The parent's default ACL (or else the umask) shapes the mode. */
 	ret = ext4_acl_prepare(f, parent, &mode, who ? who->umask : 0, &acl);
@@ -473,23 +484,11 @@ int sm_mkdir(struct sm_fs *f, uint64_t parent_, const char *name, uint32_t mode,
 	ret = ext4_check_rw(f);
 	if (ret)
 		goto out;
-	ret = ext4_check_name(name, &len);
-	if (ret)
-		goto out;
-	if (is_dot(name, len) || is_dotdot(name, len)) {
-		ret = -EEXIST;
-		goto out;
-	}
-	ret = read_dir_for_add(f, parent, &dir);
+	ret = check_new_name(f, parent, name, &len, &dir);
 	if (ret)
 		goto out;
 	ret = ext4_dir_nlink_check(f, &dir);
 	if (ret)
-		goto out;
-	ret = ext4_dir_lookup(f, parent, name, len, &ino);
-	if (ret == 0)
-		ret = -EEXIST;
-	if (ret != -ENOENT)
 		goto out;
 	/* The parent's default ACL (or else the umask) shapes the mode. */
 	ret = ext4_acl_prepare(f, parent, &dmode, who ? who->umask : 0, &acl);
@@ -549,13 +548,6 @@ int sm_symlink(struct sm_fs *f, uint64_t parent_, const char *name, const char *
 	ret = ext4_check_rw(f);
 	if (ret)
 		goto out;
-	ret = ext4_check_name(name, &len);
-	if (ret)
-		goto out;
-	if (is_dot(name, len) || is_dotdot(name, len)) {
-		ret = -EEXIST;
-		goto out;
-	}
 	size_t tlen = target ? strnlen(target, EXT4_MAX_SYMLINK) : 0;
 	if (tlen == 0) {
 		ret = -ENOENT;
@@ -566,13 +558,8 @@ int sm_symlink(struct sm_fs *f, uint64_t parent_, const char *name, const char *
 		ret = -ENAMETOOLONG;
 		goto out;
 	}
-	ret = read_dir_for_add(f, parent, &dir);
+	ret = check_new_name(f, parent, name, &len, &dir);
 	if (ret)
-		goto out;
-	ret = ext4_dir_lookup(f, parent, name, len, &ino);
-	if (ret == 0)
-		ret = -EEXIST;
-	if (ret != -ENOENT)
 		goto out;
 
 	/* Fast (in i_block), slow (one block) or inline-data symlinks. */
@@ -601,7 +588,7 @@ out:
 int sm_link(struct sm_fs *f, uint64_t ino_, uint64_t newparent, const char *newname,
 	    struct sm_attr *out)
 {
-	ext2_ino_t ino = (ext2_ino_t)ino_, existing;
+	ext2_ino_t ino = (ext2_ino_t)ino_;
 	struct ext2_inode_large inode, dir;
 	size_t len;
 	int ret;
@@ -610,13 +597,9 @@ int sm_link(struct sm_fs *f, uint64_t ino_, uint64_t newparent, const char *newn
 	ret = ext4_check_rw(f);
 	if (ret)
 		goto out;
-	ret = ext4_check_name(newname, &len);
+	ret = check_new_name(f, (ext2_ino_t)newparent, newname, &len, &dir);
 	if (ret)
 		goto out;
-	if (is_dot(newname, len) || is_dotdot(newname, len)) {
-		ret = -EEXIST;
-		goto out;
-	}
 	ret = ext4_read_inode(f, ino, &inode);
 	if (ret)
 		goto out;
@@ -636,14 +619,6 @@ int sm_link(struct sm_fs *f, uint64_t ino_, uint64_t newparent, const char *newn
 		ret = -EMLINK;
 		goto out;
 	}
-	ret = read_dir_for_add(f, (ext2_ino_t)newparent, &dir);
-	if (ret)
-		goto out;
-	ret = ext4_dir_lookup(f, (ext2_ino_t)newparent, newname, len, &existing);
-	if (ret == 0)
-		ret = -EEXIST;
-	if (ret != -ENOENT)
-		goto out;
 	ret = ext4_dir_add(f, (ext2_ino_t)newparent, newname, ino, inode.i_mode);
 	if (ret)
 		goto out;
