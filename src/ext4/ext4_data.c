@@ -511,42 +511,6 @@ int ext4_truncate(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inod
 
 /* ---- read ---- */
 
-static int ts_cmp(struct timespec a, struct timespec b)
-{
-	if (a.tv_sec != b.tv_sec)
-		return a.tv_sec < b.tv_sec ? -1 : 1;
-	if (a.tv_nsec != b.tv_nsec)
-		return a.tv_nsec < b.tv_nsec ? -1 : 1;
-	return 0;
-}
-
-/* atime after a read, per mount policy.  Failing to record atime does not
- * fail the read. */
-static void touch_atime(struct sm_fs *f, ext2_ino_t ino)
-{
-	struct ext2_inode_large inode;
-
-	if (f->read_only || f->atime == SM_ATIME_NOATIME)
-		return;
-	if (ext4_read_inode(f, ino, &inode))
-		return;
-	if (inode.i_flags & EXT2_NOATIME_FL)
-		return;
-	struct timespec now = ext4_now();
-	struct timespec at = ext4_get_time(&inode, EXT4_ATIME);
-	if (f->atime == SM_ATIME_RELATIME) {
-		/* The kernel's relatime_need_update(). */
-		if (ts_cmp(ext4_get_time(&inode, EXT4_MTIME), at) < 0 &&
-		    ts_cmp(ext4_get_time(&inode, EXT4_CTIME), at) < 0 &&
-		    now.tv_sec - at.tv_sec < 24 * 60 * 60)
-			return;
-	}
-	if (ts_cmp(at, now) == 0)
-		return;
-	ext4_set_time(&inode, EXT4_ATIME, now);
-	(void)ext4_write_inode(f, ino, &inode);
-}
-
 static ssize_t read_inline(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 			   char *buf, size_t len, uint64_t off)
 {
@@ -618,7 +582,7 @@ ssize_t sm_read(struct sm_fs *f, uint64_t ino, uint64_t fh, void *buf, size_t si
 			ret = read_blocks(f, (ext2_ino_t)ino, &inode, buf, len, off);
 	}
 	if (ret >= 0 && !(fh & EXT4_FH_NOATIME))
-		touch_atime(f, (ext2_ino_t)ino);
+		(void)ext4_touch_atime(f, (ext2_ino_t)ino);
 out_unlock:
 	EXT4_UNLOCK(f);
 	return ret;

@@ -307,38 +307,6 @@ static void free_handle(struct dir_handle *h)
 	free(h);
 }
 
-static int ts_cmp(struct timespec a, struct timespec b)
-{
-	if (a.tv_sec != b.tv_sec)
-		return a.tv_sec < b.tv_sec ? -1 : 1;
-	if (a.tv_nsec != b.tv_nsec)
-		return a.tv_nsec < b.tv_nsec ? -1 : 1;
-	return 0;
-}
-
-/* The kernel's atime policy (touch_atime / relatime_need_update). */
-static int update_atime(struct sm_fs *f, ext2_ino_t ino)
-{
-	struct ext2_inode_large inode;
-	if (f->read_only || f->atime == SM_ATIME_NOATIME)
-		return 0;
-	int ret = ext4_read_inode(f, ino, &inode);
-	if (ret)
-		return ret;
-	if (inode.i_flags & (EXT2_NOATIME_FL | EXT2_IMMUTABLE_FL))
-		return 0;
-	struct timespec now = ext4_now();
-	if (f->atime == SM_ATIME_RELATIME) {
-		struct timespec atime = ext4_get_time(&inode, EXT4_ATIME);
-		if (ts_cmp(ext4_get_time(&inode, EXT4_MTIME), atime) < 0 &&
-		    ts_cmp(ext4_get_time(&inode, EXT4_CTIME), atime) < 0 &&
-		    now.tv_sec - atime.tv_sec < 24 * 60 * 60)
-			return 0;
-	}
-	ext4_set_time(&inode, EXT4_ATIME, now);
-	return ext4_write_inode(f, ino, &inode);
-}
-
 int sm_opendir(struct sm_fs *f, uint64_t ino, uint64_t *fh)
 {
 	struct ext2_inode_large inode;
@@ -393,7 +361,7 @@ int sm_readdir(struct sm_fs *f, uint64_t ino, uint64_t fh, uint64_t off,
 				goto out;
 		}
 		/* atime is best effort: a failed update must not fail the listing */
-		(void)update_atime(f, h->ino);
+		(void)ext4_touch_atime(f, h->ino);
 	}
 	h->fresh = false;
 	for (uint64_t i = off; i < h->count; i++) {

@@ -419,6 +419,39 @@ void ext4_touch(struct ext2_inode_large *inode, bool mtime)
 		ext4_set_time(inode, EXT4_MTIME, now);
 }
 
+static int ts_cmp(struct timespec a, struct timespec b)
+{
+	if (a.tv_sec != b.tv_sec)
+		return a.tv_sec < b.tv_sec ? -1 : 1;
+	if (a.tv_nsec != b.tv_nsec)
+		return a.tv_nsec < b.tv_nsec ? -1 : 1;
+	return 0;
+}
+
+int ext4_touch_atime(struct sm_fs *f, ext2_ino_t ino)
+{
+	struct ext2_inode_large inode;
+	if (f->read_only || f->atime == SM_ATIME_NOATIME)
+		return 0;
+	int ret = ext4_read_inode(f, ino, &inode);
+	if (ret)
+		return ret;
+	if (inode.i_flags & (EXT2_NOATIME_FL | EXT2_IMMUTABLE_FL))
+		return 0;
+	struct timespec now = ext4_now();
+	struct timespec at = ext4_get_time(&inode, EXT4_ATIME);
+	/* The kernel's relatime_need_update(). */
+	if (f->atime == SM_ATIME_RELATIME &&
+	    ts_cmp(ext4_get_time(&inode, EXT4_MTIME), at) < 0 &&
+	    ts_cmp(ext4_get_time(&inode, EXT4_CTIME), at) < 0 &&
+	    now.tv_sec - at.tv_sec < 24 * 60 * 60)
+		return 0;
+	if (ts_cmp(at, now) == 0)
+		return 0;
+	ext4_set_time(&inode, EXT4_ATIME, now);
+	return ext4_write_inode(f, ino, &inode);
+}
+
 void ext4_fill_attr(const struct sm_fs *f, ext2_ino_t ino, const struct ext2_inode_large *inode,
 		    struct sm_attr *out)
 {

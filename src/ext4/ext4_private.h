@@ -79,6 +79,11 @@ struct timespec ext4_now(void);
 /* Set ctime (and mtime when `mtime` is true) to now. */
 void ext4_touch(struct ext2_inode_large *inode, bool mtime);
 
+/* Record an access after a read or readdir, per the mount's atime policy
+ * (relatime by default) and the inode's noatime/immutable flags.  Callers
+ * ignore failures: a missed atime does not fail the read. */
+int ext4_touch_atime(struct sm_fs *f, ext2_ino_t ino);
+
 /* Full 64-bit size and the file type as a DT_/EXT2_FT_ value from i_mode. */
 uint64_t ext4_isize(const struct ext2_inode_large *inode);
 int ext4_dirent_type(uint32_t mode);
