@@ -54,6 +54,8 @@ int sm_server_run(struct sm_fs *fs, const struct sm_server_opts *o, const char *
 	*what = "creating the FUSE session";
 	ret = -EIO;
 	struct fuse_session *se = fuse_session_new(&args, &sm_fuse_ops, sizeof(sm_fuse_ops), &uf);
+	/* Parsing may have copied argv into heap memory of libfuse's. */
+	fuse_opt_free_args(&args);
 	if (!se)
 		goto out_close;
 	if (fuse_set_signal_handlers(se) != 0)

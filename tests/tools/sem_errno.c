@@ -350,7 +350,8 @@ static void do_readdir(const char *path)
 	if (errno) {
 		printf("%s\n", err_name(errno));
 	} else {
-		qsort(names, n, sizeof(*names), cmp_str);
+		if (n)
+			qsort(names, n, sizeof(*names), cmp_str);
 		for (i = 0; i < n; i++)
 			printf("[%s]\n", names[i]);
 		puts("OK");

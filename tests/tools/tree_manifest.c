@@ -377,7 +377,7 @@ static void walk(int dirfd, const char *rel, const char *full)
 		return;
 	}
 	errno = 0;
-	while ((de = readdir(d))) {
+	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (n == cap) {
@@ -393,7 +393,8 @@ static void walk(int dirfd, const char *rel, const char *full)
 		errors++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), cmp_names);
+	if (n)	/* qsort(NULL, 0) is undefined */
+		qsort(names, n, sizeof(char *), cmp_names);
 	for (i = 0; i < n; i++) {
 		if (i > 0 && !strcmp(names[i], names[i - 1])) {
 			fprintf(stderr, "readdir %s: duplicate entry %s\n", full, names[i]);
@@ -427,8 +428,10 @@ static void walk(int dirfd, const char *rel, const char *full)
 		}
 		free(r);
 		free(f);
-		free(names[i]);
 	}
+	/* Only now: the duplicate check above looks back at names[i - 1]. */
+	for (i = 0; i < n; i++)
+		free(names[i]);
 	free(names);
 }
 
@@ -486,6 +489,7 @@ int main(int argc, char **argv)
 		printf("%s %.*s link=%s%s\n", entries[i].path, (int)tl, entries[i].line,
 		       entries[i].group ? entries[i].group : "-", sp);
 	}
+	free(multi);
 	if (fflush(stdout) != 0) { perror("stdout"); return 2; }
 	if (errors) {
 		fprintf(stderr, "tree_manifest: %d error(s)\n", errors);
