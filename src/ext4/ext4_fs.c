@@ -62,6 +62,13 @@ static int check_features(const struct ext2_super_block *sb, bool read_only, con
 		*msg = feature_msg;
 		return -EOPNOTSUPP;
 	}
+	/* Multi-mount protection needs a heartbeat written every few seconds
+	 * and a sleep of twice that at mount time; we keep neither, so such a
+	 * filesystem is served read-only (MMP is skipped when opening). */
+	if ((sb->s_feature_incompat & EXT4_FEATURE_INCOMPAT_MMP) && !read_only) {
+		*msg = "the filesystem uses the 'mmp' (multi-mount protection) feature, which safemount can only mount read-only (use -o ro)";
+		return -EROFS;
+	}
 	uint32_t ro_bad = sb->s_feature_ro_compat & ~EXT4_RO_COMPAT_RW_OK;
 	if (ro_bad && !read_only) {
 		const char *name = NULL;
@@ -93,7 +100,7 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 	*msg = NULL;
 	initialize_ext2_error_table();
 	snprintf(name, sizeof(name), "%d", opts->image_fd);
-	int flags = EXT2_FLAG_64BITS;
+	int flags = EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP;
 	if (!opts->read_only)
 		flags |= EXT2_FLAG_RW;
 	errcode_t err = ext2fs_open2(name, NULL, flags, 0, 0, unixfd_io_manager, &fs);
