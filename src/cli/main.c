@@ -16,6 +16,7 @@
 #include "fuse/fuse_server.h"
 #include "mount/mount.h"
 #include "safemount/backend.h"
+#include "util/log.h"
 
 /* How long a new mount waits for a server that is still writing back after
  * a plain umount(8). */
@@ -60,6 +61,7 @@ static void report_ready(void *arg)
 		rp->fd = -1;
 	}
 	if (rp->detach) {
+		sm_log_to_syslog();
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (null >= 0) {
 			dup2(null, STDIN_FILENO);
@@ -88,8 +90,8 @@ static int serve(struct sm_fs *fs, const struct sm_options *o, const char *mnt_a
 	};
 	int ret = sm_server_run(fs, &so, &what);
 	if (ret) {
-		fprintf(stderr, "safemount: %s %s on %s failed: %s\n", what, image_abs, mnt_abs,
-			strerror(-ret));
+		/* stderr while the parent waits; syslog once detached. */
+		sm_log(LOG_ERR, "%s %s on %s failed: %s", what, image_abs, mnt_abs, strerror(-ret));
 		return SM_EXIT_FAIL;
 	}
 	return SM_EXIT_OK;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fuse/fuse_ops_i.h"
+#include "util/log.h"
 
 #define SM_SYMLINK_MAX  4096u          /* PATH_MAX, NUL included */
 #define SM_MAX_WRITE    (1u << 20)
@@ -90,11 +91,10 @@ static void note_corrupt(const char *op, uint64_t ino)
 	pthread_mutex_unlock(&corrupt_lock);
 
 	if (report)
-		fprintf(stderr, "safemount: corrupt metadata in inode %" PRIu64
-			": %s failed (Structure needs cleaning)\n", ino, op);
+		sm_log(LOG_ERR, "corrupt metadata in inode %" PRIu64
+		       ": %s failed (Structure needs cleaning); run e2fsck on the image", ino, op);
 	else if (suppressed)
-		fprintf(stderr, "safemount: corrupt metadata in more inodes; "
-			"further messages suppressed\n");
+		sm_log(LOG_ERR, "corrupt metadata in more inodes; further messages suppressed");
 }
 
 void sm_fuse_log_failure(const struct sm_fuse *uf, const char *op, uint64_t ino, int err)
@@ -106,8 +106,7 @@ void sm_fuse_log_failure(const struct sm_fuse *uf, const char *op, uint64_t ino,
 	if (!uf->debug)
 		return;
 	name = strerrorname_np(err);
-	fprintf(stderr, "safemount: %s ino %" PRIu64 ": %s (%d)\n", op, ino,
-		name ? name : "unknown error", err);
+	sm_log(LOG_DEBUG, "%s ino %" PRIu64 ": %s (%d)", op, ino, name ? name : "unknown error", err);
 }
 
 /* err is a positive errno; ino is the backend inode the request was about. */
@@ -301,8 +300,8 @@ static void sm_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->max_readahead = SM_MAX_WRITE;
 	conn->time_gran = 1;
 	if (uf->debug)
-		fprintf(stderr, "safemount: FUSE protocol %u.%u, capable 0x%x, want 0x%x\n",
-			conn->proto_major, conn->proto_minor, conn->capable, conn->want);
+		sm_log(LOG_DEBUG, "FUSE protocol %u.%u, capable 0x%x, want 0x%x",
+		       conn->proto_major, conn->proto_minor, conn->capable, conn->want);
 }
 
 /* ---- names -------------------------------------------------------------- */

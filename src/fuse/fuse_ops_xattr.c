@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 
 #include "fuse/fuse_ops_i.h"
+#include "util/log.h"
 
 #define SM_XATTR_MAX (64u << 10)    /* XATTR_SIZE_MAX */
 
@@ -234,8 +235,8 @@ void sm_op_ioctl(fuse_req_t req, fuse_ino_t nodeid, unsigned int cmd, void *arg,
 	if (kind == FL_NONE) {
 		/* also TCGETS from isatty() */
 		if (uf->debug)
-			fprintf(stderr, "safemount: ioctl ino %" PRIu64 ": cmd 0x%x flags 0x%x"
-				" not supported\n", ino, cmd, flags);
+			sm_log(LOG_DEBUG, "ioctl ino %" PRIu64 ": cmd 0x%x flags 0x%x not supported",
+			       ino, cmd, flags);
 		fuse_reply_err(req, ENOTTY);
 		return;
 	}

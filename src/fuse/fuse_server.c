@@ -8,6 +8,7 @@
 
 #include "fuse/fuse_glue.h"
 #include "fuse/fuse_server.h"
+#include "util/log.h"
 
 /* libfuse splits -o on commas; a comma or backslash in the source name
  * must be escaped with a backslash. */
@@ -26,6 +27,17 @@ static char *escape_opt(const char *s)
 	return out;
 }
 
+/* libfuse's own messages ("fuse: ...\n") join ours. */
+static void fuse_log_to_sm(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	size_t n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	sm_log((int)level, "%s", line);
+}
+
 int sm_server_run(struct sm_fs *fs, const struct sm_server_opts *o, const char **what)
 {
 	struct sm_fuse uf = {
@@ -38,6 +50,7 @@ int sm_server_run(struct sm_fs *fs, const struct sm_server_opts *o, const char *
 	char *mopts = NULL;
 	int ret = -ENOMEM;
 
+	fuse_set_log_func(fuse_log_to_sm);
 	*what = "preparing the mount options";
 	if (!fsname)
 		goto out_close;

@@ -1,0 +1,33 @@
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "util/log.h"
+
+static atomic_bool use_syslog;
+
+void sm_log_to_syslog(void)
+{
+	openlog("safemount", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	atomic_store(&use_syslog, true);
+}
+
+void sm_vlog(int priority, const char *fmt, va_list ap)
+{
+	if (atomic_load(&use_syslog)) {
+		vsyslog(priority, fmt, ap);
+		return;
+	}
+	/* One fprintf per message, so lines from threads do not interleave. */
+	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "safemount: %s\n", line);
+}
+
+void sm_log(int priority, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	sm_vlog(priority, fmt, ap);
+	va_end(ap);
+}
