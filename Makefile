@@ -31,7 +31,8 @@ check-unit: deps all
 	meson test -C $(BUILD) --suite unit
 
 install: all
-	meson install -C $(BUILD) --no-rebuild
+	meson configure $(BUILD) --prefix=$(PREFIX)
+	meson install -C $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
