@@ -49,7 +49,7 @@ for v in "${ASAN_OPTIONS:-}" "${UBSAN_OPTIONS:-}"; do
 	p=$(printf '%s\n' "$v" | tr ':' '\n' | sed -n 's/^log_path=//p' | head -1)
 	[ -n "$p" ] && { mkdir -p "$(dirname "$p")"; SAN_PREFIXES+=("$p"); }
 done
-san_logs() { [ ${#SAN_PREFIXES[@]} = 0 ] || ls -1 "${SAN_PREFIXES[@]/%/.*}" 2>/dev/null | sort; }
+san_logs() { local p; for p in "${SAN_PREFIXES[@]}"; do ls -1 "$p".* 2>/dev/null; done | sort; }
 SAN_SEEN=$(san_logs)
 
 # ---- building the base images ---------------------------------------------
@@ -158,6 +158,7 @@ dput() {
 
 FAILS=()
 NCASES=0
+SERVERS=()
 fail_case() {
 	local name=$1 img=$2 why=$3 keep
 	mkdir -p "$FAILDIR"
@@ -215,7 +216,8 @@ check_image() {
 		case $rc in
 		124 | 137) fail_case "$name" "$img" "mount hung (killed after 20 s)" ;;
 		1[2-9][0-9] | 2[0-9][0-9]) fail_case "$name" "$img" "mount died with a signal (exit $rc): $(head -c 300 "$out")" ;;
-		*) [ -s "$out" ] || fail_case "$name" "$img" "mount refused (exit $rc) without a message" ;;
+		*) [ -s "$out" ] || fail_case "$name" "$img" "mount refused (exit $rc) without a message"
+		   [ -z "${CORRUPT_VERBOSE:-}" ] || echo "   $name: refused: $(head -c 200 "$out")" ;;
 		esac
 		check_san "$name" "$img"
 		return
@@ -229,6 +231,7 @@ check_image() {
 		rc=$?
 		[ $rc = 124 ] || [ $rc = 137 ] && fail_case "$name" "$img" "the writes hung (killed after 20 s)"
 	fi
+	[ -z "${CORRUPT_VERBOSE:-}" ] || echo "   $name: mounted, walked $(wc -l <"$T/list") paths, $(wc -l <"$out.walk") error lines: $(sort "$out.walk" | sed 's/.*: //' | sort | uniq -c | sort -rn | head -3 | tr -s ' \n' ' ')"
 	# Alive: the root answers, maybe with an error (a corrupt root inode is
 	# EUCLEAN), but not ENOTCONN (the server died) and not never (hung).
 	timeout -k 2 5 stat "$M" >"$out.stat" 2>&1
@@ -246,14 +249,8 @@ check_image() {
 		fail_case "$name" "$img" "safemount -u failed or hung: $(head -c 300 "$out.u")"
 		umount -l "$M" 2>/dev/null
 	fi
-	# -u returns once the server has written back and exited.
-	if [ -n "$pid" ]; then
-		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-		if kill -0 "$pid" 2>/dev/null; then
-			fail_case "$name" "$img" "the server $pid did not exit after -u"
-			kill -9 "$pid" 2>/dev/null
-		fi
-	fi
+	# The server goes on exiting after -u returns: checked once at the end.
+	[ -z "$pid" ] || SERVERS+=("$pid:$name")
 	check_san "$name" "$img"
 	[ $((SECONDS - t0)) -lt 5 ] || echo "   (slow: $name took $((SECONDS - t0)) s)"
 }
@@ -572,6 +569,23 @@ for ((it = 0; it < ITERS; it++)); do
 	fi
 done
 echo "   random: $ITERS iterations in $((SECONDS - RSTART)) s"
+
+# Every server must have exited after its -u (no hang at write-back).
+for _ in $(seq 1 30); do
+	left=()
+	for s in "${SERVERS[@]}"; do
+		case $(ps -o args= -p "${s%%:*}") in "$SAFEMOUNT "*) left+=("$s") ;; esac
+	done
+	[ ${#left[@]} = 0 ] && break
+	sleep 0.5
+done
+for s in "${left[@]}"; do
+	# (a recycled pid is someone else's: only our server counts)
+	case $(ps -o args= -p "${s%%:*}") in "$SAFEMOUNT "*) ;; *) continue ;; esac
+	echo "FAILED: ${s#*:}: its server ${s%%:*} is still running 15 s after -u" >&2
+	FAILS+=("${s#*:}: server still running after -u")
+	kill -9 "${s%%:*}" 2>/dev/null
+done
 
 echo "corrupt_smoke: $NCASES mounts in $((SECONDS - START)) s, ${#FAILS[@]} failure(s)"
 if [ ${#FAILS[@]} != 0 ]; then
