@@ -155,7 +155,29 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 		f->warning = "the filesystem was not cleanly unmounted or has errors; run 'e2fsck -f' on the image";
 	}
 
+	/* Like the kernel: a filesystem without a usable root directory is
+	 * refused rather than mounted with every access failing. */
+	struct ext2_inode_large root;
+	ret = ext4_read_inode(f, EXT2_ROOT_INO, &root);
+	if (ret || !LINUX_S_ISDIR(root.i_mode)) {
+		*msg = "its root directory is corrupt; run 'e2fsck -f' on the image";
+		ret = -EUCLEAN;
+		goto out_free;
+	}
+
 	if (!opts->read_only) {
+		/* Bitmaps or inode tables placed on other metadata or outside the
+		 * filesystem would make allocation overwrite live data: what
+		 * e2fsck checks first, we check before writing anything. */
+		err = ext2fs_check_desc(fs);
+		if (err) {
+			snprintf(open_msg, sizeof(open_msg),
+				 "its block group descriptors are corrupt (%s); run 'e2fsck -f' on the image, or mount it with -o ro",
+				 error_message(err));
+			*msg = open_msg;
+			ret = -EUCLEAN;
+			goto out_free;
+		}
 		err = ext2fs_read_bitmaps(fs);
 		if (err) {
 			snprintf(open_msg, sizeof(open_msg), "reading the allocation bitmaps failed (%s)",
