@@ -209,9 +209,20 @@ scen_acl() {
 	sem_tu "$B" "B reads after remount" "OK 1 x" read "$M/dd/f" 0 10
 }
 
+# trusted.* xattrs: listed to root only, unreadable by others.
+scen_trusted() {
+	install -o "$A" -g "$AGID" -m 0644 /dev/null "$M/tx"
+	sem_tx "root sets trusted" "rc=0" setfattr -n trusted.t -v 1 "$M/tx"
+	sem_tx "A sets user" "rc=0" sem_as "$A" setfattr -n user.u -v 2 "$M/tx"
+	sem_t "root lists" "OK*trusted.t*" listxattr "$M/tx"
+	sem_tu "$B" "B lists" "OK user.u" listxattr "$M/tx"
+	sem_tu "$B" "B gets trusted" ENODATA getxattr "$M/tx" trusted.t
+}
+
 sem_compare perms_modes scen_modes
 sem_compare perms_sticky scen_sticky
 sem_compare perms_owner scen_owner
 sem_compare perms_suid scen_suid
 sem_compare perms_acl scen_acl
+sem_compare perms_trusted scen_trusted
 sem_finish
