@@ -107,8 +107,9 @@ static int do_mount(const struct sm_options *o)
 		return SM_EXIT_FAIL;
 	}
 	if (!realpath(o->mountpoint, mnt_abs) || stat(mnt_abs, &st) < 0) {
-		fprintf(stderr, "safemount: mount point '%s' does not exist or cannot be reached: %s\n",
-			o->mountpoint, strerror(errno));
+		fprintf(stderr, "safemount: mount point '%s' does not exist or cannot be reached: %s%s\n",
+			o->mountpoint, strerror(errno),
+			errno == ENOENT ? "; create the directory first" : "");
 		return SM_EXIT_FAIL;
 	}
 	if (!S_ISDIR(st.st_mode)) {

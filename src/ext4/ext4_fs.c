@@ -105,7 +105,8 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 		flags |= EXT2_FLAG_RW;
 	errcode_t err = ext2fs_open2(name, NULL, flags, 0, 0, unixfd_io_manager, &fs);
 	if (err) {
-		snprintf(open_msg, sizeof(open_msg), "it is not a valid ext2/ext3/ext4 filesystem (%s)",
+		snprintf(open_msg, sizeof(open_msg),
+			 "it is not a valid ext2/ext3/ext4 filesystem (%s); check that this is the right image, or run 'e2fsck' on it",
 			 error_message(err));
 		*msg = open_msg;
 		return -EINVAL;
