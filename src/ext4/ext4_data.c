@@ -796,6 +796,17 @@ ssize_t sm_write(struct sm_fs *f, uint64_t ino, uint64_t fh, const void *buf, si
 	ret = ext4_check_ino(f, ino);
 	if (!ret)
 		ret = do_write(f, (ext2_ino_t)ino, buf, size, off);
+	/* chattr +S: the kernel cannot know the flag (O_SYNC it handles with
+	 * an fsync of its own), so synchronous writes are ours to make. */
+	struct ext2_inode_large inode;
+	if (ret > 0 && ext4_read_inode(f, (ext2_ino_t)ino, &inode) == 0 &&
+	    (inode.i_flags & EXT2_SYNC_FL)) {
+		errcode_t err = ext2fs_flush2(f->fs, 0);
+		if (!err)
+			err = io_channel_flush(f->fs->io);
+		if (err)
+			ret = ext4_err(err);
+	}
 	EXT4_UNLOCK(f);
 	return ret;
 }
