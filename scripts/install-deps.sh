@@ -2,7 +2,7 @@
 # Install the Debian packages safemount needs to build and test, when run as
 # root; otherwise say which ones are missing.
 set -e
-PKGS="gcc pkg-config meson ninja-build libfuse3-dev fuse3 libext2fs-dev comerr-dev
+PKGS="gcc clang pkg-config meson ninja-build libfuse3-dev fuse3 libext2fs-dev comerr-dev
 e2fsprogs libseccomp-dev attr acl util-linux python3 psmisc procps passwd"
 missing=""
 for p in $PKGS; do

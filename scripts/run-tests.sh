@@ -39,6 +39,25 @@ else
 	failed=$((failed + 1))
 fi
 
+# The code must build warning-free with clang too (format checks differ).
+if command -v clang >/dev/null; then
+	clangdir="$here/build-clang"
+	if { [ -f "$clangdir/build.ninja" ] || CC=clang meson setup "$clangdir" "$here" -Dwerror=true >/dev/null; } &&
+	   ninja -C "$clangdir" >"$clangdir.log" 2>&1; then
+		echo "clang -Werror build: ok"
+		passed=$((passed + 1))
+	else
+		echo "clang -Werror build: FAILED"; tail -n 30 "$clangdir.log"
+		failed=$((failed + 1))
+	fi
+elif [ "${CI:-}" = true ]; then
+	echo "clang -Werror build: FAILED (clang is not installed)"
+	failed=$((failed + 1))
+else
+	echo "clang -Werror build: SKIP (clang is not installed)"
+	skipped=$((skipped + 1))
+fi
+
 if [ "${SM_NO_ASAN:-0}" != 1 ] || [ "${CI:-}" = true ]; then
 	if [ ! -f "$asan/build.ninja" ]; then
 		meson setup "$asan" "$here" -Db_sanitize=address,undefined -Db_lundef=false \

@@ -28,6 +28,7 @@ static char *escape_opt(const char *s)
 }
 
 /* libfuse's own messages ("fuse: ...\n") join ours. */
+__attribute__((format(printf, 2, 0)))
 static void fuse_log_to_sm(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	char line[1024];

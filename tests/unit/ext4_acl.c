@@ -15,34 +15,19 @@
 #include <unistd.h>
 
 #include "safemount/backend.h"
+#include "tap.h"
 
-static int n_tests, n_failed;
 static char tmpdir[256];
-static const char *label = "";
 
-__attribute__((format(printf, 2, 3)))
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-	n_tests++;
-	if (!ok)
-		n_failed++;
-	printf("%s %d - [%s] ", ok ? "ok" : "not ok", n_tests, label);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 #define EXPECT(expr, want, what) do { \
 	long long got_ = (long long)(expr); \
-	check(got_ == (long long)(want), "%s (got %lld, want %lld)", what, got_, (long long)(want)); \
+	tap_check(got_ == (long long)(want), "%s (got %lld, want %lld)", what, got_, (long long)(want)); \
 } while (0)
 
 #define EXPECT_STR(got, want, what) do { \
 	const char *g_ = (got), *w_ = (want); \
-	check(strcmp(g_, w_) == 0, "%s (got '%s', want '%s')", what, g_, w_); \
+	tap_check(strcmp(g_, w_) == 0, "%s (got '%s', want '%s')", what, g_, w_); \
 } while (0)
 
 static int run(const char *cmd)
@@ -57,7 +42,7 @@ static void fsck_clean(const char *img)
 	snprintf(log, sizeof(log), "%s/fsck.log", tmpdir);
 	snprintf(cmd, sizeof(cmd), "e2fsck -fn '%s' >'%s' 2>&1", img, log);
 	int st = run(cmd);
-	check(st == 0, "e2fsck -fn is clean (exit %d)", st);
+	tap_check(st == 0, "e2fsck -fn is clean (exit %d)", st);
 	if (st != 0) {
 		FILE *fp = fopen(log, "r");
 		char line[512];
@@ -75,7 +60,7 @@ static struct sm_fs *open_fs(const char *img, int *fd_out)
 	struct sm_fs *fs = NULL;
 	o.image_fd = open(img, O_RDWR);
 	int ret = sm_fs_open(&o, &fs, &msg);
-	check(ret == 0, "sm_fs_open (%d %s)", ret, msg ? msg : "");
+	tap_check(ret == 0, "sm_fs_open (%d %s)", ret, msg ? msg : "");
 	*fd_out = o.image_fd;
 	return ret == 0 ? fs : NULL;
 }
@@ -180,7 +165,7 @@ static bool make_image(const char *mkfs, char *img, size_t size, const char *wha
 	snprintf(img, size, "%s/%s.img", tmpdir, what);
 	snprintf(cmd, sizeof(cmd), "%s -q -F '%s' 32M >/dev/null 2>&1", mkfs, img);
 	if (run(cmd) != 0) {
-		check(0, "%s failed", cmd);
+		tap_check(0, "%s failed", cmd);
 		return false;
 	}
 	return true;
@@ -212,7 +197,7 @@ static void test_inherit(const char *mkfs, const char *what, bool small_blocks)
 	uint64_t fh;
 	int fd;
 
-	label = what;
+	tap_label = what;
 	if (!make_image(mkfs, img, sizeof(img), what))
 		return;
 	struct sm_fs *fs = open_fs(img, &fd);
@@ -330,7 +315,7 @@ static void test_inherit(const char *mkfs, const char *what, bool small_blocks)
 	EXPECT(sm_getxattr(fs, child, ACL_A, NULL, 0), (ssize_t)biglen, "child access ACL size");
 	EXPECT(sm_create(fs, many, "cf", 0600, O_RDWR, &u, &a, &fh), 0, "create in many");
 	EXPECT(a.mode, S_IFREG | 0600, "mode 0600 masks everything");
-	check(a.blocks > 0, "the attribute block is counted (%llu)", (unsigned long long)a.blocks);
+	tap_check(a.blocks > 0, "the attribute block is counted (%llu)", (unsigned long long)a.blocks);
 	EXPECT(sm_release(fs, a.ino, fh), 0, "release");
 
 	if (small_blocks) {
@@ -396,9 +381,9 @@ static void test_hostile(void)
 	uint64_t fh;
 	int fd;
 
-	label = "hostile";
+	tap_label = "hostile";
 	if (run("command -v debugfs >/dev/null") != 0) {
-		check(1, "# SKIP debugfs not installed");
+		tap_check(1, "# SKIP debugfs not installed");
 		return;
 	}
 	if (!make_image("mkfs.ext4 -b 4096", img, sizeof(img), "hostile"))
@@ -431,7 +416,7 @@ static void test_hostile(void)
 	char path[64];
 #define RAW(name) do { \
 	snprintf(path, sizeof(path), "/%s", #name); \
-	check(debugfs_raw_acl(img, path, ACL_D, name, sizeof(name)), "debugfs ea_set %s", #name); \
+	tap_check(debugfs_raw_acl(img, path, ACL_D, name, sizeof(name)), "debugfs ea_set %s", #name); \
 } while (0)
 	RAW(trunc);
 	RAW(badtag);
@@ -444,8 +429,8 @@ static void test_hostile(void)
 	/* Access ACLs the kernel would not have stored: a plain-mode one, and
 	 * one with a bad tag. */
 	static const unsigned char eq[] = { 1, 0, 0, 0, 1, 0, 6, 0, 4, 0, 4, 0, 0x20, 0, 4, 0 };
-	check(debugfs_raw_acl(img, "/eq", ACL_A, eq, sizeof(eq)), "debugfs ea_set eq");
-	check(debugfs_raw_acl(img, "/bad", ACL_A, badtag, sizeof(badtag)), "debugfs ea_set bad");
+	tap_check(debugfs_raw_acl(img, "/eq", ACL_A, eq, sizeof(eq)), "debugfs ea_set eq");
+	tap_check(debugfs_raw_acl(img, "/bad", ACL_A, badtag, sizeof(badtag)), "debugfs ea_set bad");
 
 	fs = open_fs(img, &fd);
 	if (!fs)
@@ -505,12 +490,11 @@ int main(void)
 	test_inherit("mkfs.ext4 -b 1024 -I 128", "ext4-128", true);
 	test_inherit("mkfs.ext4 -b 4096 -O inline_data", "ext4-inline", false);
 	test_hostile();
-	printf("1..%d\n", n_tests);
-	char cmd[300];
+		char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (n_failed == 0 && !getenv("SM_KEEP_IMAGES"))
+	if (tap_failed == 0 && !getenv("SM_KEEP_IMAGES"))
 		run(cmd);
 	else
 		printf("# images kept in %s\n", tmpdir);
-	return n_failed ? 1 : 0;
+	return tap_finish();
 }

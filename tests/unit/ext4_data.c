@@ -16,35 +16,23 @@
 #include <unistd.h>
 
 #include "safemount/backend.h"
+#include "tap.h"
 
 #ifndef SEEK_DATA
 #define SEEK_DATA 3
 #define SEEK_HOLE 4
 #endif
 
-static int n_tests, n_failed;
 static char tmpdir[] = "/tmp/sm-unit-data.XXXXXX";
 
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-	n_tests++;
-	if (!ok)
-		n_failed++;
-	printf("%s %d - ", ok ? "ok" : "not ok", n_tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 #define CHECK_EQ(got, want, ...) do { \
 	long long g_ = (long long)(got), w_ = (long long)(want); \
 	if (g_ != w_) printf("# got %lld, want %lld\n", g_, w_); \
-	check(g_ == w_, __VA_ARGS__); \
+	tap_check(g_ == w_, __VA_ARGS__); \
 } while (0)
 
+__attribute__((format(printf, 1, 2)))
 static int run(const char *fmt, ...)
 {
 	char cmd[1024];
@@ -199,13 +187,13 @@ static void test_rw(struct img *im, const char *t, bool extents, uint64_t bs)
 {
 	unsigned char buf[8192];
 	uint64_t ino = create(im, "big", 0644);
-	check(ino != 0, "%s: create", t);
+	tap_check(ino != 0, "%s: create", t);
 
-	check(roundtrip(im, ino, 0, 1 << 20), "%s: 1 MiB write/read round trip", t);
+	tap_check(roundtrip(im, ino, 0, 1 << 20), "%s: 1 MiB write/read round trip", t);
 	CHECK_EQ(attr_of(im, ino).size, 1 << 20, "%s: size after 1 MiB write", t);
-	check(roundtrip(im, ino, 4000, 10000), "%s: unaligned overwrite inside the file", t);
+	tap_check(roundtrip(im, ino, 4000, 10000), "%s: unaligned overwrite inside the file", t);
 	struct sm_attr at = attr_of(im, ino);
-	check(at.atime.tv_sec > at.mtime.tv_sec ||
+	tap_check(at.atime.tv_sec > at.mtime.tv_sec ||
 	      (at.atime.tv_sec == at.mtime.tv_sec && at.atime.tv_nsec >= at.mtime.tv_nsec),
 	      "%s: relatime: a read after a write updates atime", t);
 	CHECK_EQ(sm_read(im->fs, ino, 0, buf, sizeof(buf), 1 << 20), 0, "%s: read at EOF is 0", t);
@@ -213,27 +201,27 @@ static void test_rw(struct img *im, const char *t, bool extents, uint64_t bs)
 		 "%s: read across EOF is short", t);
 
 	/* Sparse extension. */
-	check(roundtrip(im, ino, (10 << 20) + 100, 3), "%s: sparse write at 10 MiB", t);
+	tap_check(roundtrip(im, ino, (10 << 20) + 100, 3), "%s: sparse write at 10 MiB", t);
 	CHECK_EQ(attr_of(im, ino).size, (10 << 20) + 103, "%s: size after sparse write", t);
-	check(read_is_zero(im, ino, 1 << 20, 9 << 20), "%s: the gap reads as zeros", t);
+	tap_check(read_is_zero(im, ino, 1 << 20, 9 << 20), "%s: the gap reads as zeros", t);
 
 	/* Past 4 GiB. */
-	check(roundtrip(im, ino, (5ULL << 30) + 7, 5000), "%s: write/read at 5 GiB", t);
+	tap_check(roundtrip(im, ino, (5ULL << 30) + 7, 5000), "%s: write/read at 5 GiB", t);
 	CHECK_EQ(attr_of(im, ino).size, (5ULL << 30) + 5007, "%s: size past 4 GiB", t);
-	check(read_is_zero(im, ino, (4ULL << 30) + 4096, 8192), "%s: hole past 4 GiB reads zeros", t);
+	tap_check(read_is_zero(im, ino, (4ULL << 30) + 4096, 8192), "%s: hole past 4 GiB reads zeros", t);
 
 	/* Truncate down, then up: the tail must not come back. */
 	CHECK_EQ(set_size(im, ino, 5000), 0, "%s: truncate to 5000", t);
 	CHECK_EQ(attr_of(im, ino).size, 5000, "%s: size after truncate", t);
 	CHECK_EQ(set_size(im, ino, 9000), 0, "%s: truncate up to 9000", t);
-	check(read_is_zero(im, ino, 5000, 4000), "%s: grown tail reads zeros", t);
+	tap_check(read_is_zero(im, ino, 5000, 4000), "%s: grown tail reads zeros", t);
 	uint64_t blocks_small = attr_of(im, ino).blocks;
-	check(blocks_small <= 3 * bs / 512 + 8, "%s: blocks freed by truncate (%" PRIu64 ")", t,
+	tap_check(blocks_small <= 3 * bs / 512 + 8, "%s: blocks freed by truncate (%" PRIu64 ")", t,
 	      blocks_small);
 
 	/* Append-style writes past a non-aligned EOF leave zeros between. */
-	check(roundtrip(im, ino, 12000, 100), "%s: write past unaligned EOF", t);
-	check(read_is_zero(im, ino, 9000, 3000), "%s: gap after unaligned EOF reads zeros", t);
+	tap_check(roundtrip(im, ino, 12000, 100), "%s: write past unaligned EOF", t);
+	tap_check(read_is_zero(im, ino, 9000, 3000), "%s: gap after unaligned EOF reads zeros", t);
 
 	/* The limits. */
 	/* The kernel's s_maxbytes with huge_file: 2^32 - 1 blocks. */
@@ -304,38 +292,38 @@ static void test_falloc(struct img *im, const char *t, bool extents)
 		CHECK_EQ(sm_fallocate(im->fs, ino, 0, 0, 1 << 20), 0, "%s: fallocate 1 MiB", t);
 		struct sm_attr a = attr_of(im, ino);
 		CHECK_EQ(a.size, 1 << 20, "%s: fallocate extends the size", t);
-		check(a.blocks >= 2048, "%s: fallocate allocates (%" PRIu64 " sectors)", t, a.blocks);
-		check(read_is_zero(im, ino, 0, 1 << 20), "%s: preallocated range reads zeros", t);
+		tap_check(a.blocks >= 2048, "%s: fallocate allocates (%" PRIu64 " sectors)", t, a.blocks);
+		tap_check(read_is_zero(im, ino, 0, 1 << 20), "%s: preallocated range reads zeros", t);
 		CHECK_EQ(sm_lseek(im->fs, ino, 0, SEEK_DATA), -ENXIO,
 			 "%s: unwritten extents are holes for SEEK_DATA", t);
 		CHECK_EQ(sm_fallocate(im->fs, ino, SM_FALLOC_KEEP_SIZE, 1 << 20, 1 << 20), 0,
 			 "%s: fallocate keep_size past EOF", t);
 		a = attr_of(im, ino);
 		CHECK_EQ(a.size, 1 << 20, "%s: keep_size keeps the size", t);
-		check(a.blocks >= 4096, "%s: keep_size allocates (%" PRIu64 ")", t, a.blocks);
-		check(roundtrip(im, ino, 100000, 300000), "%s: write into preallocated range", t);
-		check(roundtrip(im, ino, (1 << 20) + 10, 5000), "%s: write into preallocation past EOF", t);
+		tap_check(a.blocks >= 4096, "%s: keep_size allocates (%" PRIu64 ")", t, a.blocks);
+		tap_check(roundtrip(im, ino, 100000, 300000), "%s: write into preallocated range", t);
+		tap_check(roundtrip(im, ino, (1 << 20) + 10, 5000), "%s: write into preallocation past EOF", t);
 		CHECK_EQ(attr_of(im, ino).size, (1 << 20) + 5010, "%s: size after that write", t);
 		/* Zero range over written data, with partial blocks at both ends. */
 		CHECK_EQ(sm_fallocate(im->fs, ino, SM_FALLOC_ZERO_RANGE, 100100, 20000), 0,
 			 "%s: zero range", t);
-		check(read_is_zero(im, ino, 100100, 20000), "%s: zeroed range reads zeros", t);
+		tap_check(read_is_zero(im, ino, 100100, 20000), "%s: zeroed range reads zeros", t);
 		CHECK_EQ(sm_read(im->fs, ino, 0, b, 100, 100000), 100, "%s: data before the range stays", t);
-		check(!all_zero(b, 100), "%s: (and is not zero)", t);
+		tap_check(!all_zero(b, 100), "%s: (and is not zero)", t);
 		CHECK_EQ(sm_fallocate(im->fs, ino, SM_FALLOC_ZERO_RANGE, (2 << 20) - 10, 100), 0,
 			 "%s: zero range past EOF", t);
 		CHECK_EQ(attr_of(im, ino).size, (2 << 20) + 90, "%s: zero range extends size", t);
 	}
 	/* Punch: write data, punch the middle, unaligned. */
-	check(roundtrip(im, ino, 0, 64 * 1024), "%s: data for punch", t);
+	tap_check(roundtrip(im, ino, 0, 64 * 1024), "%s: data for punch", t);
 	uint64_t before = attr_of(im, ino).blocks;
 	CHECK_EQ(sm_fallocate(im->fs, ino, SM_FALLOC_PUNCH_HOLE | SM_FALLOC_KEEP_SIZE, 1000, 40000),
 		 0, "%s: punch hole", t);
-	check(read_is_zero(im, ino, 1000, 40000), "%s: punched range reads zeros", t);
+	tap_check(read_is_zero(im, ino, 1000, 40000), "%s: punched range reads zeros", t);
 	CHECK_EQ(sm_read(im->fs, ino, 0, b, 1000, 0), 1000, "%s: head of punch stays", t);
-	check(!all_zero(b, 1000), "%s: (non-zero)", t);
+	tap_check(!all_zero(b, 1000), "%s: (non-zero)", t);
 	uint64_t after = attr_of(im, ino).blocks;
-	check(after < before, "%s: punch frees blocks (%" PRIu64 " -> %" PRIu64 ")", t, before, after);
+	tap_check(after < before, "%s: punch frees blocks (%" PRIu64 " -> %" PRIu64 ")", t, before, after);
 	release(im, ino);
 }
 
@@ -369,7 +357,7 @@ static void test_xattr(struct img *im, const char *t)
 	CHECK_EQ(sm_setxattr(im->fs, ino, "user.foo", "bar", 3, 0), 0, "%s: set user.foo", t);
 	CHECK_EQ(sm_getxattr(im->fs, ino, "user.foo", NULL, 0), 3, "%s: size query", t);
 	CHECK_EQ(sm_getxattr(im->fs, ino, "user.foo", buf, 2), -ERANGE, "%s: small buffer ERANGE", t);
-	check(sm_getxattr(im->fs, ino, "user.foo", buf, sizeof(buf)) == 3 && !memcmp(buf, "bar", 3),
+	tap_check(sm_getxattr(im->fs, ino, "user.foo", buf, sizeof(buf)) == 3 && !memcmp(buf, "bar", 3),
 	      "%s: get user.foo", t);
 	CHECK_EQ(sm_setxattr(im->fs, ino, "user.foo", "x", 1, XATTR_CREATE), -EEXIST,
 		 "%s: XATTR_CREATE on existing", t);
@@ -385,7 +373,7 @@ static void test_xattr(struct img *im, const char *t)
 	ssize_t n = sm_listxattr(im->fs, ino, NULL, 0);
 	ssize_t m = sm_listxattr(im->fs, ino, buf, sizeof(buf));
 	CHECK_EQ(n, m, "%s: list size query matches", t);
-	check(m > 0 && list_has(buf, m, "user.foo") && list_has(buf, m, "trusted.t") &&
+	tap_check(m > 0 && list_has(buf, m, "user.foo") && list_has(buf, m, "trusted.t") &&
 	      list_has(buf, m, "security.s") && list_has(buf, m, "user.big"), "%s: list names", t);
 	CHECK_EQ(sm_listxattr(im->fs, ino, buf, 3), -ERANGE, "%s: list small buffer ERANGE", t);
 	CHECK_EQ(sm_getxattr(im->fs, ino, "user.missing", buf, sizeof(buf)), -ENODATA,
@@ -420,7 +408,7 @@ static void test_xattr(struct img *im, const char *t)
 	size_t alen = make_acl(acl, full, 5);
 	CHECK_EQ(sm_setxattr(im->fs, f2, "system.posix_acl_access", acl, alen, 0), 0, "%s: set ACL", t);
 	n = sm_getxattr(im->fs, f2, "system.posix_acl_access", got, sizeof(got));
-	check(n == (ssize_t)alen && memcmp(acl, got, alen) == 0, "%s: ACL reads back identical", t);
+	tap_check(n == (ssize_t)alen && memcmp(acl, got, alen) == 0, "%s: ACL reads back identical", t);
 	CHECK_EQ(attr_of(im, f2).mode & 0777, 0660, "%s: mode group bits follow the mask", t);
 	/* An ACL the mode expresses is not stored; the mode changes. */
 	const unsigned eq[][3] = { { 1, 7, 0xffffffff }, { 4, 5, 0xffffffff }, { 0x20, 4, 0xffffffff } };
@@ -444,9 +432,9 @@ static void test_xattr(struct img *im, const char *t)
 	CHECK_EQ(sm_setxattr(im->fs, dir, "system.posix_acl_default", acl, alen, 0), 0,
 		 "%s: default ACL on a directory", t);
 	n = sm_getxattr(im->fs, dir, "system.posix_acl_default", got, sizeof(got));
-	check(n == (ssize_t)alen && memcmp(acl, got, alen) == 0, "%s: default ACL reads back", t);
+	tap_check(n == (ssize_t)alen && memcmp(acl, got, alen) == 0, "%s: default ACL reads back", t);
 	n = sm_listxattr(im->fs, dir, buf, sizeof(buf));
-	check(n > 0 && list_has(buf, n, "system.posix_acl_default"), "%s: ACL listed", t);
+	tap_check(n > 0 && list_has(buf, n, "system.posix_acl_default"), "%s: ACL listed", t);
 	CHECK_EQ(sm_setxattr(im->fs, dir, "system.posix_acl_default", "", 0, 0), 0,
 		 "%s: empty value removes the default ACL", t);
 	CHECK_EQ(sm_getxattr(im->fs, dir, "system.posix_acl_default", got, sizeof(got)), -ENODATA,
@@ -487,14 +475,14 @@ static void test_debugfs_file(struct img *im, const char *t)
 			  vf, i, im->path, vf, i, im->path);
 		CHECK_EQ(ret, 0, "%s: debugfs stores bad ACL %d", t, i);
 	}
-	check(img_open(im, false), "%s: open after debugfs", t);
+	tap_check(img_open(im, false), "%s: open after debugfs", t);
 	struct sm_attr a;
 	ret = sm_lookup(im->fs, sm_backend_root(im->fs), "dbg", &a);
 	CHECK_EQ(ret, 0, "%s: lookup debugfs file", t);
 	ssize_t n = sm_read(im->fs, a.ino, 0, r, len, 0);
-	check(n == (ssize_t)len && memcmp(w, r, len) == 0, "%s: debugfs-written file reads back", t);
+	tap_check(n == (ssize_t)len && memcmp(w, r, len) == 0, "%s: debugfs-written file reads back", t);
 	n = sm_read(im->fs, a.ino, 0, r, 5000, 1234567);
-	check(n == 5000 && memcmp(w + 1234567, r, 5000) == 0, "%s: read in the middle", t);
+	tap_check(n == 5000 && memcmp(w + 1234567, r, 5000) == 0, "%s: read in the middle", t);
 	for (int i = 0; i < 3; i++) {
 		char nm[16];
 		snprintf(nm, sizeof(nm), "bad%d", i);
@@ -503,7 +491,7 @@ static void test_debugfs_file(struct img *im, const char *t)
 		CHECK_EQ(sm_getxattr(im->fs, a.ino, "system.posix_acl_access", r, 4096), -EUCLEAN,
 			 "%s: corrupt on-disk ACL %d is EUCLEAN", t, i);
 		n = sm_listxattr(im->fs, a.ino, (char *)r, 4096);
-		check(n > 0 && list_has((char *)r, n, "system.posix_acl_access"),
+		tap_check(n > 0 && list_has((char *)r, n, "system.posix_acl_access"),
 		      "%s: corrupt ACL still listed", t);
 		CHECK_EQ(sm_removexattr(im->fs, a.ino, "system.posix_acl_access"), 0,
 			 "%s: corrupt ACL can be removed", t);
@@ -526,26 +514,26 @@ static void test_inline(struct img *im, const char *t)
 	CHECK_EQ(sm_write(im->fs, ino, 0, w + 40, 60, 40), 60, "%s: append inline", t);
 	CHECK_EQ(attr_of(im, ino).blocks, 0, "%s: still inline (no blocks)", t);
 	CHECK_EQ(sm_read(im->fs, ino, 0, r, sizeof(r), 0), 100, "%s: read inline", t);
-	check(memcmp(w, r, 100) == 0, "%s: inline contents", t);
+	tap_check(memcmp(w, r, 100) == 0, "%s: inline contents", t);
 	CHECK_EQ(sm_write(im->fs, ino, 0, w + 10, 5, 10), 5, "%s: overwrite inside inline data", t);
 	CHECK_EQ(sm_read(im->fs, ino, 0, r, sizeof(r), 0), 100, "%s: read again", t);
-	check(memcmp(w, r, 10) == 0 && memcmp(w + 10, r + 10, 5) == 0 && memcmp(w + 15, r + 15, 85) == 0,
+	tap_check(memcmp(w, r, 10) == 0 && memcmp(w + 10, r + 10, 5) == 0 && memcmp(w + 15, r + 15, 85) == 0,
 	      "%s: contents after overwrite", t);
 	CHECK_EQ(sm_lseek(im->fs, ino, 5, SEEK_HOLE), 100, "%s: inline SEEK_HOLE is EOF", t);
 	CHECK_EQ(set_size(im, ino, 50), 0, "%s: truncate inline", t);
 	CHECK_EQ(set_size(im, ino, 90), 0, "%s: grow inline", t);
-	check(read_is_zero(im, ino, 50, 40), "%s: grown inline tail reads zeros", t);
+	tap_check(read_is_zero(im, ino, 50, 40), "%s: grown inline tail reads zeros", t);
 	CHECK_EQ(sm_write(im->fs, ino, 0, w, sizeof(w), 20), (ssize_t)sizeof(w),
 		 "%s: write that outgrows the inode", t);
 	CHECK_EQ(attr_of(im, ino).size, 20 + sizeof(w), "%s: size after conversion", t);
-	check(attr_of(im, ino).blocks > 0, "%s: converted to blocks", t);
+	tap_check(attr_of(im, ino).blocks > 0, "%s: converted to blocks", t);
 	CHECK_EQ(sm_read(im->fs, ino, 0, r, sizeof(r), 20), (ssize_t)sizeof(w), "%s: read converted", t);
-	check(memcmp(w, r, sizeof(w)) == 0, "%s: converted contents", t);
+	tap_check(memcmp(w, r, sizeof(w)) == 0, "%s: converted contents", t);
 	uint64_t ino2 = create(im, "inl2", 0644);
 	CHECK_EQ(sm_write(im->fs, ino2, 0, "hello", 5, 0), 5, "%s: small file", t);
 	CHECK_EQ(sm_fallocate(im->fs, ino2, 0, 0, 8192), 0, "%s: fallocate converts inline data", t);
 	CHECK_EQ(sm_read(im->fs, ino2, 0, r, 10, 0), 10, "%s: read after conversion", t);
-	check(memcmp(r, "hello\0\0\0\0\0", 10) == 0, "%s: contents kept by conversion", t);
+	tap_check(memcmp(r, "hello\0\0\0\0\0", 10) == 0, "%s: contents kept by conversion", t);
 	release(im, ino2);
 	release(im, ino);
 }
@@ -555,7 +543,7 @@ static void test_enospc(const char *t, const char *mkfs)
 	struct img im;
 	static unsigned char buf[1 << 20];
 	if (!img_make(&im, "small", "4M", mkfs) || !img_open(&im, false)) {
-		check(false, "%s: small image", t);
+		tap_check(false, "%s: small image", t);
 		return;
 	}
 	uint64_t ino = create(&im, "fill", 0644);
@@ -573,20 +561,20 @@ static void test_enospc(const char *t, const char *mkfs)
 		}
 	}
 	CHECK_EQ(n, -ENOSPC, "%s: filling the filesystem ends in ENOSPC", t);
-	check(off > 0 && off % 1024 == 0, "%s: partial writes counted (%" PRIu64 ")", t, off);
+	tap_check(off > 0 && off % 1024 == 0, "%s: partial writes counted (%" PRIu64 ")", t, off);
 	CHECK_EQ(attr_of(&im, ino).size, off, "%s: size is what was written", t);
 	CHECK_EQ(sm_fallocate(im.fs, ino, SM_FALLOC_KEEP_SIZE, off, 1 << 20),
 		 strstr(mkfs, "ext2") ? -EOPNOTSUPP : -ENOSPC, "%s: fallocate when full", t);
 	CHECK_EQ(set_size(&im, ino, 1000), 0, "%s: truncate frees", t);
-	check(roundtrip(&im, ino, 1000, 500000), "%s: space usable again", t);
+	tap_check(roundtrip(&im, ino, 1000, 500000), "%s: space usable again", t);
 	release(&im, ino);
 	CHECK_EQ(img_close(&im), 0, "%s: close full image", t);
-	check(fsck_clean(&im), "%s: e2fsck clean after ENOSPC", t);
+	tap_check(fsck_clean(&im), "%s: e2fsck clean after ENOSPC", t);
 }
 
 static void test_ro(struct img *im, const char *t)
 {
-	check(img_open(im, true), "%s: open read-only", t);
+	tap_check(img_open(im, true), "%s: open read-only", t);
 	struct sm_attr a;
 	int ret = sm_lookup(im->fs, sm_backend_root(im->fs), "dbg", &a);
 	CHECK_EQ(ret, 0, "%s: lookup ro", t);
@@ -603,10 +591,10 @@ static void test_fs(const char *t, const char *mkfs, bool extents, bool inline_d
 {
 	struct img im;
 	if (!img_make(&im, t, "256M", mkfs)) {
-		check(false, "%s: mkfs", t);
+		tap_check(false, "%s: mkfs", t);
 		return;
 	}
-	check(img_open(&im, false), "%s: open", t);
+	tap_check(img_open(&im, false), "%s: open", t);
 	test_rw(&im, t, extents, bs);
 	test_seek(&im, t);
 	test_falloc(&im, t, extents);
@@ -614,10 +602,10 @@ static void test_fs(const char *t, const char *mkfs, bool extents, bool inline_d
 	if (inline_data)
 		test_inline(&im, t);
 	CHECK_EQ(img_close(&im), 0, "%s: close", t);
-	check(fsck_clean(&im), "%s: e2fsck clean", t);
+	tap_check(fsck_clean(&im), "%s: e2fsck clean", t);
 	test_debugfs_file(&im, t);
 	CHECK_EQ(img_close(&im), 0, "%s: close after debugfs test", t);
-	check(fsck_clean(&im), "%s: e2fsck clean after debugfs test", t);
+	tap_check(fsck_clean(&im), "%s: e2fsck clean after debugfs test", t);
 	test_ro(&im, t);
 	test_enospc(t, mkfs);
 }
@@ -637,7 +625,6 @@ int main(void)
 	test_fs("ext4", "mkfs.ext4 -b 4096", true, false, 4096);
 	test_fs("ext4-inline", "mkfs.ext4 -b 4096 -O inline_data", true, true, 4096);
 	test_fs("ext4-1k", "mkfs.ext4 -b 1024", true, false, 1024);
-	printf("1..%d\n", n_tests);
-	run("rm -rf %s", tmpdir);
-	return n_failed ? 1 : 0;
+		run("rm -rf %s", tmpdir);
+	return tap_finish();
 }

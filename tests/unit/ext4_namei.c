@@ -13,32 +13,17 @@
 #include <unistd.h>
 
 #include "safemount/backend.h"
+#include "tap.h"
 
 #define FS_IMMUTABLE_FL_ 0x00000010u
 #define FS_NODUMP_FL_    0x00000040u
 
-static int n_tests, n_failed;
 static char tmpdir[256];
-static const char *label = "";
 
-__attribute__((format(printf, 2, 3)))
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-	n_tests++;
-	if (!ok)
-		n_failed++;
-	printf("%s %d - [%s] ", ok ? "ok" : "not ok", n_tests, label);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 #define EXPECT(expr, want, what) do { \
 	long long got_ = (long long)(expr); \
-	check(got_ == (long long)(want), "%s (got %lld, want %lld)", what, got_, (long long)(want)); \
+	tap_check(got_ == (long long)(want), "%s (got %lld, want %lld)", what, got_, (long long)(want)); \
 } while (0)
 
 static const struct sm_caller user = { 1000, 1000, 1 };
@@ -56,7 +41,7 @@ static void fsck_clean(const char *img)
 	snprintf(log, sizeof(log), "%s/fsck.log", tmpdir);
 	snprintf(cmd, sizeof(cmd), "e2fsck -fn '%s' >'%s' 2>&1", img, log);
 	int st = run(cmd);
-	check(st == 0, "e2fsck -fn is clean (exit %d)", st);
+	tap_check(st == 0, "e2fsck -fn is clean (exit %d)", st);
 	if (st != 0) {
 		FILE *fp = fopen(log, "r");
 		char line[512];
@@ -87,7 +72,7 @@ static struct sm_fs *open_fs(const char *img, int ro, int *fd_out)
 	struct sm_fs *fs = NULL;
 	o.image_fd = open(img, ro ? O_RDONLY : O_RDWR);
 	int ret = sm_fs_open(&o, &fs, &msg);
-	check(ret == 0, "sm_fs_open %s (%d %s)", ro ? "ro" : "rw", ret, msg ? msg : "");
+	tap_check(ret == 0, "sm_fs_open %s (%d %s)", ro ? "ro" : "rw", ret, msg ? msg : "");
 	*fd_out = o.image_fd;
 	return ret == 0 ? fs : NULL;
 }
@@ -150,11 +135,11 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	uint64_t fh;
 	int fd;
 
-	label = what;
+	tap_label = what;
 	snprintf(img, sizeof(img), "%s/%s.img", tmpdir, what);
 	snprintf(cmd, sizeof(cmd), "%s -q -F '%s' 32M >/dev/null 2>&1", mkfs, img);
 	if (run(cmd) != 0) {
-		check(0, "%s failed", cmd);
+		tap_check(0, "%s failed", cmd);
 		return;
 	}
 	struct sm_fs *fs = open_fs(img, 0, &fd);
@@ -166,9 +151,9 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	/* mkdir, lookup of ".", ".." */
 	EXPECT(sm_mkdir(fs, root, "d1", 0755, &user, &a), 0, "mkdir d1");
 	uint64_t d1 = a.ino;
-	check(S_ISDIR(a.mode) && (a.mode & 07777) == 0755 && a.nlink == 2 && a.uid == 1000 &&
+	tap_check(S_ISDIR(a.mode) && (a.mode & 07777) == 0755 && a.nlink == 2 && a.uid == 1000 &&
 	      a.gid == 1000, "new dir attrs (mode %o nlink %u uid %u)", a.mode, a.nlink, a.uid);
-	check(a.btime.tv_sec != 0, "crtime set");
+	tap_check(a.btime.tv_sec != 0, "crtime set");
 	EXPECT(nlink_of(fs, root), root_links + 1, "root nlink +1 after mkdir");
 	EXPECT(sm_mkdir(fs, root, "d1", 0755, &user, &a), -EEXIST, "mkdir existing -> EEXIST");
 	EXPECT(lookup_ino(fs, d1, "."), d1, "lookup . in d1");
@@ -193,7 +178,7 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	/* create, link, unlink */
 	EXPECT(sm_create(fs, d1, "f1", 0644, O_RDWR, &user, &a, &fh), 0, "create d1/f1");
 	uint64_t f1 = a.ino;
-	check(S_ISREG(a.mode) && a.nlink == 1 && a.size == 0, "new file attrs");
+	tap_check(S_ISREG(a.mode) && a.nlink == 1 && a.size == 0, "new file attrs");
 	EXPECT(sm_write(fs, f1, fh, "hello", 5, 0), 5, "write 5 bytes");
 	EXPECT(sm_release(fs, f1, fh), 0, "release f1");
 	EXPECT(sm_create(fs, d1, "f1", 0644, O_RDWR, &user, &a, &fh), -EEXIST, "create existing");
@@ -212,14 +197,14 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	slow[200] = '\0';
 	char buf[4200];
 	EXPECT(sm_symlink(fs, root, "fast", "d1/f1", &user, &a), 0, "fast symlink");
-	check(S_ISLNK(a.mode) && a.size == 5, "fast symlink attrs");
+	tap_check(S_ISLNK(a.mode) && a.size == 5, "fast symlink attrs");
 	EXPECT(sm_readlink(fs, a.ino, buf, sizeof(buf)), 5, "readlink fast");
-	check(!strcmp(buf, "d1/f1"), "fast target '%s'", buf);
+	tap_check(!strcmp(buf, "d1/f1"), "fast target '%s'", buf);
 	EXPECT(sm_symlink(fs, root, "slow", slow, &user, &a), 0, "slow symlink");
 	EXPECT(sm_readlink(fs, a.ino, buf, sizeof(buf)), 200, "readlink slow");
-	check(!strcmp(buf, slow), "slow target matches");
+	tap_check(!strcmp(buf, slow), "slow target matches");
 	EXPECT(sm_readlink(fs, a.ino, buf, 10), 200, "readlink into a small buffer");
-	check(strlen(buf) == 9, "small buffer truncated and terminated");
+	tap_check(strlen(buf) == 9, "small buffer truncated and terminated");
 	EXPECT(sm_readlink(fs, f1, buf, sizeof(buf)), -EINVAL, "readlink on a file -> EINVAL");
 	{
 		/* The target and its NUL must fit in one block. */
@@ -232,14 +217,14 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 		big[bs - 1] = '\0';
 		EXPECT(sm_symlink(fs, root, "big", big, &user, &a), 0, "symlink of a block's size - 1");
 		EXPECT(sm_readlink(fs, a.ino, buf, sizeof(buf)), (long long)bs - 1, "readlink it");
-		check(!strcmp(buf, big), "long target matches");
+		tap_check(!strcmp(buf, big), "long target matches");
 		EXPECT(sm_unlink(fs, root, "big"), 0, "unlink it");
 	}
 	EXPECT(sm_unlink(fs, root, "fast"), 0, "unlink fast symlink");
 
 	/* mknod */
 	EXPECT(sm_mknod(fs, root, "fifo", S_IFIFO | 0600, 0, &user, &a), 0, "mknod fifo");
-	check(S_ISFIFO(a.mode), "fifo type");
+	tap_check(S_ISFIFO(a.mode), "fifo type");
 	EXPECT(sm_mknod(fs, root, "cdev", S_IFCHR | 0600, makedev(4, 5), &user, &a), 0, "mknod chr 4:5");
 	EXPECT(a.rdev, makedev(4, 5), "rdev 4:5");
 	EXPECT(sm_mknod(fs, root, "bdev", S_IFBLK | 0600, makedev(300, 70000), &user, &a), 0,
@@ -257,12 +242,12 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	EXPECT(sm_mkdir(fs, root, "sg", 0775, &user, &a), 0, "mkdir sg");
 	uint64_t sg = a.ino;
 	EXPECT(sm_setattr(fs, sg, &root_who, &sa, &a), 0, "chmod g+s, chgrp 500");
-	check((a.mode & 07777) == 02775 && a.gid == 500, "sg mode %o gid %u", a.mode, a.gid);
+	tap_check((a.mode & 07777) == 02775 && a.gid == 500, "sg mode %o gid %u", a.mode, a.gid);
 	EXPECT(sm_mkdir(fs, sg, "sub", 0755, &user, &a), 0, "mkdir sg/sub");
-	check(a.gid == 500 && (a.mode & S_ISGID), "subdir inherits gid and S_ISGID (gid %u mode %o)",
+	tap_check(a.gid == 500 && (a.mode & S_ISGID), "subdir inherits gid and S_ISGID (gid %u mode %o)",
 	      a.gid, a.mode);
 	EXPECT(sm_mknod(fs, sg, "file", S_IFREG | 0644, 0, &user, &a), 0, "mknod sg/file");
-	check(a.gid == 500 && !(a.mode & S_ISGID), "file inherits gid only");
+	tap_check(a.gid == 500 && !(a.mode & S_ISGID), "file inherits gid only");
 
 	/* setattr: times with ns, chown clears suid */
 	memset(&sa, 0, sizeof(sa));
@@ -270,7 +255,7 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	sa.atime = (struct timespec){ 1600000000, 123456789 };
 	sa.mtime = (struct timespec){ 1700000000, 987654321 };
 	EXPECT(sm_setattr(fs, f1, &user, &sa, &a), 0, "setattr atime/mtime");
-	check(a.atime.tv_sec == 1600000000 && a.atime.tv_nsec == 123456789 &&
+	tap_check(a.atime.tv_sec == 1600000000 && a.atime.tv_nsec == 123456789 &&
 	      a.mtime.tv_sec == 1700000000 && a.mtime.tv_nsec == 987654321,
 	      "ns timestamps round-trip (%lld.%09ld %lld.%09ld)", (long long)a.atime.tv_sec,
 	      a.atime.tv_nsec, (long long)a.mtime.tv_sec, a.mtime.tv_nsec);
@@ -281,7 +266,7 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	sa.valid = SM_SET_UID;
 	sa.uid = 1001;
 	EXPECT(sm_setattr(fs, f1, &root_who, &sa, &a), 0, "chown 1001");
-	check(a.uid == 1001 && (a.mode & 07777) == 0755, "chown clears suid/sgid (mode %o)", a.mode);
+	tap_check(a.uid == 1001 && (a.mode & 07777) == 0755, "chown clears suid/sgid (mode %o)", a.mode);
 	sa.valid = SM_SET_SIZE;
 	sa.size = 100000;
 	EXPECT(sm_setattr(fs, f1, &user, &sa, &a), 0, "truncate up to 100000");
@@ -305,7 +290,7 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	EXPECT(sm_link(fs, f1, root, "imm", &a), -EPERM, "link immutable -> EPERM");
 	EXPECT(sm_set_flags(fs, f1, &root_who, fl), 0, "clear immutable");
 	EXPECT(sm_get_flags(fs, f1, &fl), 0, "get flags again");
-	check(!(fl & FS_IMMUTABLE_FL_), "immutable cleared");
+	tap_check(!(fl & FS_IMMUTABLE_FL_), "immutable cleared");
 
 	/* rmdir */
 	EXPECT(sm_rmdir(fs, root, "d1"), -ENOTEMPTY, "rmdir non-empty -> ENOTEMPTY");
@@ -329,7 +314,7 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	EXPECT(sm_rename(fs, d2, "f3", d2, "g", SM_RENAME_NOREPLACE), -EEXIST, "NOREPLACE -> EEXIST");
 	EXPECT(sm_rename(fs, d2, "f3", d2, "zz", SM_RENAME_EXCHANGE), -ENOENT, "EXCHANGE missing -> ENOENT");
 	EXPECT(sm_rename(fs, d2, "f3", d2, "g", SM_RENAME_EXCHANGE), 0, "EXCHANGE two files");
-	check(lookup_ino(fs, d2, "f3") == g && lookup_ino(fs, d2, "g") == f1, "files swapped");
+	tap_check(lookup_ino(fs, d2, "f3") == g && lookup_ino(fs, d2, "g") == f1, "files swapped");
 	EXPECT(sm_rename(fs, d2, "f3", d2, "g", 0), 0, "rename over an existing file");
 	EXPECT(lookup_ino(fs, d2, "g"), g, "g is the old f3");
 	EXPECT(sm_getattr(fs, f1, &a), -ESTALE, "replaced target freed");
@@ -366,10 +351,10 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	EXPECT(nlink_of(fs, d2), 3, "d2 nlink back to 3");
 	EXPECT(nlink_of(fs, root), root_links + 4, "root nlink counts mv2");
 	EXPECT(sm_rename(fs, root, "mv2", d1, "e", SM_RENAME_EXCHANGE), 0, "EXCHANGE two dirs");
-	check(lookup_ino(fs, mv, "..") == d1 && lookup_ino(fs, sub1, "..") == root,
+	tap_check(lookup_ino(fs, mv, "..") == d1 && lookup_ino(fs, sub1, "..") == root,
 	      "both .. entries swapped");
 	EXPECT(sm_rename(fs, root, "mv2", d1, "e", SM_RENAME_EXCHANGE), 0, "and back");
-	check(lookup_ino(fs, mv, "..") == root && lookup_ino(fs, sub1, "..") == d1, "swapped back");
+	tap_check(lookup_ino(fs, mv, "..") == root && lookup_ino(fs, sub1, "..") == d1, "swapped back");
 	EXPECT(sm_rename(fs, root, "mv2", d2, "mv", 0), 0, "move it back under d2");
 	EXPECT(nlink_of(fs, root), root_links + 3, "root nlink");
 
@@ -403,12 +388,12 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	memset(&l, 0, sizeof(l));
 	EXPECT(sm_opendir(fs, d1, &fh), 0, "opendir d1");
 	EXPECT(sm_readdir(fs, d1, fh, 0, list_fn, &l), 0, "readdir d1");
-	check(l.n == 4 && find_name(&l, ".") >= 0 && find_name(&l, "..") >= 0 &&
+	tap_check(l.n == 4 && find_name(&l, ".") >= 0 && find_name(&l, "..") >= 0 &&
 	      find_name(&l, "sub1") >= 0 && find_name(&l, "e") >= 0, "d1 lists . .. sub1 e (%d)", l.n);
 	int i = find_name(&l, "e");
-	check(i >= 0 && l.inos[i] == sub1 && l.types[i] == S_IFDIR, "entry e is sub1, a dir");
+	tap_check(i >= 0 && l.inos[i] == sub1 && l.types[i] == S_IFDIR, "entry e is sub1, a dir");
 	i = find_name(&l, "..");
-	check(i >= 0 && l.inos[i] == root, ".. is root");
+	tap_check(i >= 0 && l.inos[i] == root, ".. is root");
 	memset(&l, 0, sizeof(l));
 	l.stop_after = 2;
 	EXPECT(sm_readdir(fs, d1, fh, 0, list_fn, &l), 0, "readdir stops after 2");
@@ -419,7 +404,7 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	EXPECT(sm_mknod(fs, d1, "late", S_IFREG | 0644, 0, &user, &a), 0, "mknod d1/late");
 	memset(&l, 0, sizeof(l));
 	EXPECT(sm_readdir(fs, d1, fh, 0, list_fn, &l), 0, "readdir from 0 again");
-	check(l.n == 5 && find_name(&l, "late") >= 0, "a rewind sees the new entry (%d)", l.n);
+	tap_check(l.n == 5 && find_name(&l, "late") >= 0, "a rewind sees the new entry (%d)", l.n);
 	EXPECT(sm_releasedir(fs, d1, fh), 0, "releasedir");
 	EXPECT(sm_unlink(fs, d1, "late"), 0, "unlink d1/late");
 	/* relatime: an atime older than a day is brought up to date */
@@ -431,7 +416,7 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	EXPECT(sm_readdir(fs, d1, fh, 0, list_fn, &l), 0, "readdir d1");
 	EXPECT(sm_releasedir(fs, d1, fh), 0, "releasedir");
 	EXPECT(sm_getattr(fs, d1, &a), 0, "getattr d1");
-	check(a.atime.tv_sec > 1000000000, "readdir updated atime (relatime)");
+	tap_check(a.atime.tv_sec > 1000000000, "readdir updated atime (relatime)");
 	EXPECT(sm_opendir(fs, g, &fh), -ENOTDIR, "opendir a file -> ENOTDIR");
 
 	/* a directory that grows over several blocks */
@@ -558,11 +543,11 @@ static void test_ea_inode(void)
 	uint64_t fh;
 	int fd;
 
-	label = "ea_inode";
+	tap_label = "ea_inode";
 	snprintf(img, sizeof(img), "%s/ea.img", tmpdir);
 	snprintf(cmd, sizeof(cmd), "mkfs.ext4 -q -F -b 4096 -O ea_inode '%s' 32M >/dev/null 2>&1", img);
 	if (run(cmd) != 0) {
-		check(0, "%s failed", cmd);
+		tap_check(0, "%s failed", cmd);
 		return;
 	}
 	struct sm_fs *fs = open_fs(img, 0, &fd);
@@ -602,12 +587,11 @@ int main(void)
 	test_image("mkfs.ext4 -b 1024 -O ^dir_index", "ext4-1k", false);
 	test_image("mkfs.ext2 -b 1024", "ext2", false);
 	test_ea_inode();
-	printf("1..%d\n", n_tests);
-	char cmd[300];
+		char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (n_failed == 0 && !getenv("SM_KEEP_IMAGES"))
+	if (tap_failed == 0 && !getenv("SM_KEEP_IMAGES"))
 		run(cmd);
 	else
 		printf("# images kept in %s\n", tmpdir);
-	return n_failed ? 1 : 0;
+	return tap_finish();
 }
