@@ -126,4 +126,21 @@ sm_on_exit "'$SAFEMOUNT' -u '$T/full'"
 sm_umount "$T/full"
 [ "$(cat "$T/full/below")" = below ] || sm_fail "directory contents not back after -u"
 fsck_clean "$T/a.img"
+# --- an image that cannot be written: ro with a notice; -o rw is an error ---
+mkdir -p "$T/rodir" "$T/robind"
+cp --sparse=always "$T/a.img" "$T/rodir/w.img"
+mount --bind "$T/rodir" "$T/robind" || sm_fail "bind mount for the write-protected case failed"
+sm_on_exit "umount '$T/robind'"
+mount -o remount,bind,ro "$T/robind" || sm_fail "read-only remount of the bind mount failed"
+sum_before=$(sha256sum <"$T/rodir/w.img")
+"$SAFEMOUNT" "$T/robind/w.img" "$T/m" 2>"$T/ro.err" || sm_fail "mounting a write-protected image failed: $(cat "$T/ro.err")"
+sm_on_exit "'$SAFEMOUNT' -u '$T/m'"
+grep -q "write-protected, mounting read-only" "$T/ro.err" || sm_fail "no read-only notice for a write-protected image: $(cat "$T/ro.err")"
+case $(mounts_line "$T/m") in *" ro,"*) ;; *) sm_fail "write-protected image not mounted ro: $(mounts_line "$T/m")" ;; esac
+sm_umount "$T/m"
+rc=0; "$SAFEMOUNT" -o rw "$T/robind/w.img" "$T/m" 2>"$T/rw.err" || rc=$?
+[ "$rc" = 32 ] || sm_fail "-o rw on a write-protected image: expected exit 32, got $rc"
+grep -q "use -o ro" "$T/rw.err" || sm_fail "-o rw on a write-protected image: no advice in: $(cat "$T/rw.err")"
+[ "$(sha256sum <"$T/rodir/w.img")" = "$sum_before" ] || sm_fail "the write-protected image changed"
+
 echo "PASS: cli_basic"
