@@ -7,6 +7,7 @@
 #                     fallocate modes may be EOPNOTSUPP (fsx then drops them)
 #   ext4 inline_data: FSX_SHORT_OPS ops, plus 21 short runs on files small
 #                     enough to stay inline
+#   parallel:         3 fsx processes at once on one ext4 mount, FSX_SHORT_OPS/2 each
 # FSX_SEED overrides the seed; a failure prints the op log and the fsx command
 # that reproduces it (on a fresh image made with the mkfs arguments shown).
 . "${SM_SOURCE_DIR:-$(dirname "$0")/../..}/tests/lib/common.sh"
@@ -77,6 +78,26 @@ done
 sm_umount "$mnt"
 e2fsck -fn "$img" >"$SM_TMP/fsck.out" 2>&1 ||
 	{ cat "$SM_TMP/fsck.out" >&2; FAILED+=("inline-small: e2fsck -fn not clean"); }
+
+# Concurrency: the server's worker threads share one filesystem lock; three
+# fsx processes on one mount (no remounts: they would pull the mount from
+# under the others) must each keep their own file exact.
+img=$SM_TMP/parallel.img mnt=$SM_TMP/parallel.mnt
+mkimg "$img" 256M -t ext4
+sm_mount "$img" "$mnt"
+echo "== parallel: 3 x fsx -N $((SHORT_OPS / 2)) on one mount"
+pids=()
+for i in 1 2 3; do
+	timeout -k 10 "$LIMIT" "$FSX" -S $((SEED + 100 + i)) -N $((SHORT_OPS / 2)) "$mnt/par.$i" 		>"$SM_TMP/par.$i.log" 2>&1 &
+	pids+=($!)
+done
+for i in 1 2 3; do
+	wait "${pids[$((i - 1))]}" ||
+		{ tail -n 30 "$SM_TMP/par.$i.log" >&2; FAILED+=("parallel: fsx -S $((SEED + 100 + i)) -N $((SHORT_OPS / 2)) (with 2 others)"); }
+done
+sm_umount "$mnt"
+e2fsck -fn "$img" >"$SM_TMP/fsck.out" 2>&1 ||
+	{ cat "$SM_TMP/fsck.out" >&2; FAILED+=("parallel: e2fsck -fn not clean"); }
 
 [ ${#FAILED[@]} = 0 ] || sm_fail "$(printf '\n  %s' "${FAILED[@]}")"
 echo "PASS"
