@@ -3,7 +3,7 @@
 # root; otherwise say which ones are missing.
 set -e
 PKGS="gcc clang pkg-config meson ninja-build libfuse3-dev fuse3 libext2fs-dev comerr-dev
-e2fsprogs libseccomp-dev attr acl util-linux python3 psmisc procps passwd"
+e2fsprogs libseccomp-dev attr acl util-linux python3 psmisc procps passwd strace"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
