@@ -780,6 +780,12 @@ out_update: {
 	 * FUSE_CAP_HANDLE_KILLPRIV off for that reason). */
 	ext4_touch(&inode, true);
 	wret = ext4_write_inode(f, ino, &inode);
+	if (!wret && (inode.i_flags & EXT2_SYNC_FL)) {
+		/* chattr +S: the kernel cannot know the flag (O_SYNC it
+		 * handles with an fsync of its own), so synchronous writes
+		 * are ours to make. */
+		wret = ext4_flush_all(f);
+	}
 	if (wret)
 		return wret;
 	}
@@ -796,17 +802,6 @@ ssize_t sm_write(struct sm_fs *f, uint64_t ino, uint64_t fh, const void *buf, si
 	ret = ext4_check_ino(f, ino);
 	if (!ret)
 		ret = do_write(f, (ext2_ino_t)ino, buf, size, off);
-	/* chattr +S: the kernel cannot know the flag (O_SYNC it handles with
-	 * an fsync of its own), so synchronous writes are ours to make. */
-	struct ext2_inode_large inode;
-	if (ret > 0 && ext4_read_inode(f, (ext2_ino_t)ino, &inode) == 0 &&
-	    (inode.i_flags & EXT2_SYNC_FL)) {
-		errcode_t err = ext2fs_flush2(f->fs, 0);
-		if (!err)
-			err = io_channel_flush(f->fs->io);
-		if (err)
-			ret = ext4_err(err);
-	}
 	EXT4_UNLOCK(f);
 	return ret;
 }
@@ -818,15 +813,9 @@ int sm_fsync(struct sm_fs *f, uint64_t ino, int datasync)
 	(void)datasync;
 	EXT4_LOCK(f);
 	ret = ext4_check_ino(f, ino);
-	if (!ret && !f->read_only) {
-		/* Data blocks are already in the I/O channel; the superblock,
-		 * descriptors and bitmaps are not until flushed.  One flush
-		 * of everything is also what datasync needs. */
-		errcode_t err = ext2fs_flush2(f->fs, 0);
-		if (!err)
-			err = io_channel_flush(f->fs->io);
-		ret = ext4_err(err);
-	}
+	/* One flush of everything is also what datasync needs. */
+	if (!ret)
+		ret = ext4_flush_all(f);
 	EXT4_UNLOCK(f);
 	return ret;
 }

@@ -602,14 +602,23 @@ int sm_statfs(struct sm_fs *f, struct sm_statfs *out)
 	return 0;
 }
 
-int sm_sync(struct sm_fs *f)
+int ext4_flush_all(struct sm_fs *f)
 {
 	if (f->read_only)
 		return 0;
-	EXT4_LOCK(f);
+	/* Data blocks are already in the I/O channel; the superblock,
+	 * descriptors and bitmaps are not until flushed.  The channel's flush
+	 * then fsyncs the image. */
 	errcode_t err = ext2fs_flush2(f->fs, 0);
 	if (!err)
 		err = io_channel_flush(f->fs->io);
-	EXT4_UNLOCK(f);
 	return ext4_err(err);
+}
+
+int sm_sync(struct sm_fs *f)
+{
+	EXT4_LOCK(f);
+	int ret = ext4_flush_all(f);
+	EXT4_UNLOCK(f);
+	return ret;
 }

@@ -79,6 +79,10 @@ struct timespec ext4_now(void);
 /* Set ctime (and mtime when `mtime` is true) to now. */
 void ext4_touch(struct ext2_inode_large *inode, bool mtime);
 
+/* Write everything libext2fs holds back (superblock, descriptors,
+ * bitmaps) and fsync the image; nothing on a read-only mount. */
+int ext4_flush_all(struct sm_fs *f);
+
 /* Record an access after a read or readdir, per the mount's atime policy
  * (relatime by default) and the inode's noatime/immutable flags.  Callers
  * ignore failures: a missed atime does not fail the read. */
