@@ -32,6 +32,12 @@ int ext4_regular_only(const struct ext2_inode_large *inode)
 	return 0;
 }
 
+int ext4_read_regular(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+	int ret = ext4_read_inode(f, ino, inode);
+	return ret ? ret : ext4_regular_only(inode);
+}
+
 bool ext4_is_inline(const struct ext2_inode_large *inode)
 {
 	return (inode->i_flags & EXT4_INLINE_DATA_FL) != 0;
@@ -564,10 +570,7 @@ ssize_t sm_read(struct sm_fs *f, uint64_t ino, uint64_t fh, void *buf, size_t si
 	ssize_t ret;
 
 	EXT4_LOCK(f);
-	ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
-	if (ret)
-		goto out_unlock;
-	ret = ext4_regular_only(&inode);
+	ret = ext4_read_regular(f, (ext2_ino_t)ino, &inode);
 	if (ret)
 		goto out_unlock;
 	uint64_t isize = ext4_isize(&inode);
@@ -690,10 +693,7 @@ static ssize_t do_write(struct sm_fs *f, ext2_ino_t ino, const char *data, size_
 	ret = ext4_check_rw(f);
 	if (ret)
 		return ret;
-	ret = ext4_read_inode(f, ino, &inode);
-	if (ret)
-		return ret;
-	ret = ext4_regular_only(&inode);
+	ret = ext4_read_regular(f, ino, &inode);
 	if (ret)
 		return ret;
 	/* Append-only is enforced by the kernel at open (O_APPEND); only

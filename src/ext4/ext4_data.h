@@ -12,6 +12,8 @@
 
 /* -EISDIR / -EINVAL unless a regular file. */
 int ext4_regular_only(const struct ext2_inode_large *inode);
+/* ext4_read_inode, then ext4_regular_only. */
+int ext4_read_regular(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode);
 bool ext4_is_inline(const struct ext2_inode_large *inode);
 bool ext4_is_extents(const struct ext2_inode_large *inode);
 int ext4_set_isize(struct sm_fs *f, struct ext2_inode_large *inode, uint64_t size);

@@ -321,10 +321,7 @@ int64_t sm_lseek(struct sm_fs *f, uint64_t ino, uint64_t off, int whence)
 	if (whence != SEEK_DATA && whence != SEEK_HOLE)
 		return -EINVAL;
 	EXT4_LOCK(f);
-	ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
-	if (ret)
-		goto out_unlock;
-	ret = ext4_regular_only(&inode);
+	ret = ext4_read_regular(f, (ext2_ino_t)ino, &inode);
 	if (ret)
 		goto out_unlock;
 	uint64_t size = ext4_isize(&inode);
