@@ -15,61 +15,20 @@
 #include <unistd.h>
 
 #include "safemount/backend.h"
+#include "scratch.h"
 #include "tap.h"
 
-static char tmpdir[256];
 
 
-#define EXPECT(expr, want, what) do { \
-	long long got_ = (long long)(expr); \
-	tap_check(got_ == (long long)(want), "%s (got %lld, want %lld)", what, got_, (long long)(want)); \
-} while (0)
 
 #define EXPECT_STR(got, want, what) do { \
 	const char *g_ = (got), *w_ = (want); \
 	tap_check(strcmp(g_, w_) == 0, "%s (got '%s', want '%s')", what, g_, w_); \
 } while (0)
 
-static int run(const char *cmd)
-{
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
-static void fsck_clean(const char *img)
-{
-	char cmd[1024], log[600];
-	snprintf(log, sizeof(log), "%s/fsck.log", tmpdir);
-	snprintf(cmd, sizeof(cmd), "e2fsck -fn '%s' >'%s' 2>&1", img, log);
-	int st = run(cmd);
-	tap_check(st == 0, "e2fsck -fn is clean (exit %d)", st);
-	if (st != 0) {
-		FILE *fp = fopen(log, "r");
-		char line[512];
-		while (fp && fgets(line, sizeof(line), fp))
-			printf("# %s", line);
-		if (fp)
-			fclose(fp);
-	}
-}
 
-static struct sm_fs *open_fs(const char *img, int *fd_out)
-{
-	struct sm_open_opts o = { .image_name = img, .read_only = 0, .atime = SM_ATIME_RELATIME };
-	const char *msg = NULL;
-	struct sm_fs *fs = NULL;
-	o.image_fd = open(img, O_RDWR);
-	int ret = sm_fs_open(&o, &fs, &msg);
-	tap_check(ret == 0, "sm_fs_open (%d %s)", ret, msg ? msg : "");
-	*fd_out = o.image_fd;
-	return ret == 0 ? fs : NULL;
-}
 
-static void close_fs(struct sm_fs *fs, int fd)
-{
-	EXPECT(sm_fs_close(fs), 0, "sm_fs_close");
-	close(fd);
-}
 
 /* ACLs in the Linux xattr format, written and read as short text:
  * "u::rwx,u:1001:rwx,g::r-x,m::rwx,o::---". */
@@ -200,7 +159,7 @@ static void test_inherit(const char *mkfs, const char *what, bool small_blocks)
 	tap_label = what;
 	if (!make_image(mkfs, img, sizeof(img), what))
 		return;
-	struct sm_fs *fs = open_fs(img, &fd);
+	struct sm_fs *fs = open_fs(img, 0, &fd);
 	if (!fs)
 		return;
 	uint64_t root = sm_backend_root(fs);
@@ -340,7 +299,7 @@ static void test_inherit(const char *mkfs, const char *what, bool small_blocks)
 	fsck_clean(img);
 
 	/* Everything survives a remount. */
-	fs = open_fs(img, &fd);
+	fs = open_fs(img, 0, &fd);
 	if (!fs)
 		return;
 	EXPECT_STR(acl_text(fs, sub, ACL_D), "u::rwx,u:1001:rwx,g::r-x,m::rwx,o::---",
@@ -388,7 +347,7 @@ static void test_hostile(void)
 	}
 	if (!make_image("mkfs.ext4 -b 4096", img, sizeof(img), "hostile"))
 		return;
-	struct sm_fs *fs = open_fs(img, &fd);
+	struct sm_fs *fs = open_fs(img, 0, &fd);
 	if (!fs)
 		return;
 	uint64_t root = sm_backend_root(fs);
@@ -432,7 +391,7 @@ static void test_hostile(void)
 	tap_check(debugfs_raw_acl(img, "/eq", ACL_A, eq, sizeof(eq)), "debugfs ea_set eq");
 	tap_check(debugfs_raw_acl(img, "/bad", ACL_A, badtag, sizeof(badtag)), "debugfs ea_set bad");
 
-	fs = open_fs(img, &fd);
+	fs = open_fs(img, 0, &fd);
 	if (!fs)
 		return;
 	for (size_t i = 0; i < 5; i++) {
@@ -477,24 +436,11 @@ static void test_hostile(void)
 
 int main(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sm-acl-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		printf("1..0 # SKIP no temp dir\n");
+	if (!scratch_begin("acl"))
 		return 0;
-	}
-	if (run("command -v mkfs.ext4 >/dev/null && command -v e2fsck >/dev/null") != 0) {
-		printf("1..0 # SKIP mkfs.ext4 / e2fsck not installed\n");
-		return 0;
-	}
 	test_inherit("mkfs.ext4 -b 4096", "ext4", false);
 	test_inherit("mkfs.ext4 -b 1024 -I 128", "ext4-128", true);
 	test_inherit("mkfs.ext4 -b 4096 -O inline_data", "ext4-inline", false);
 	test_hostile();
-		char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (tap_failed == 0 && !getenv("SM_KEEP_IMAGES"))
-		run(cmd);
-	else
-		printf("# images kept in %s\n", tmpdir);
-	return tap_finish();
+	return scratch_end();
 }

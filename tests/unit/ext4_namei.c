@@ -13,44 +13,19 @@
 #include <unistd.h>
 
 #include "safemount/backend.h"
+#include "scratch.h"
 #include "tap.h"
 
 #define FS_IMMUTABLE_FL_ 0x00000010u
 #define FS_NODUMP_FL_    0x00000040u
 
-static char tmpdir[256];
 
 
-#define EXPECT(expr, want, what) do { \
-	long long got_ = (long long)(expr); \
-	tap_check(got_ == (long long)(want), "%s (got %lld, want %lld)", what, got_, (long long)(want)); \
-} while (0)
 
 static const struct sm_caller user = { 1000, 1000, 1 };
 static const struct sm_caller root_who = { 0, 0, 1 };
 
-static int run(const char *cmd)
-{
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
-static void fsck_clean(const char *img)
-{
-	char cmd[1024], log[600];
-	snprintf(log, sizeof(log), "%s/fsck.log", tmpdir);
-	snprintf(cmd, sizeof(cmd), "e2fsck -fn '%s' >'%s' 2>&1", img, log);
-	int st = run(cmd);
-	tap_check(st == 0, "e2fsck -fn is clean (exit %d)", st);
-	if (st != 0) {
-		FILE *fp = fopen(log, "r");
-		char line[512];
-		while (fp && fgets(line, sizeof(line), fp))
-			printf("# %s", line);
-		if (fp)
-			fclose(fp);
-	}
-}
 
 /* The number a shell command prints (e.g. a dumpe2fs field), or -1. */
 static long long cmd_number(const char *cmd)
@@ -65,23 +40,7 @@ static long long cmd_number(const char *cmd)
 	return v;
 }
 
-static struct sm_fs *open_fs(const char *img, int ro, int *fd_out)
-{
-	struct sm_open_opts o = { .image_name = img, .read_only = ro, .atime = SM_ATIME_RELATIME };
-	const char *msg = NULL;
-	struct sm_fs *fs = NULL;
-	o.image_fd = open(img, ro ? O_RDONLY : O_RDWR);
-	int ret = sm_fs_open(&o, &fs, &msg);
-	tap_check(ret == 0, "sm_fs_open %s (%d %s)", ro ? "ro" : "rw", ret, msg ? msg : "");
-	*fd_out = o.image_fd;
-	return ret == 0 ? fs : NULL;
-}
 
-static void close_fs(struct sm_fs *fs, int fd)
-{
-	EXPECT(sm_fs_close(fs), 0, "sm_fs_close");
-	close(fd);
-}
 
 struct listing {
 	char names[64][64];
@@ -573,25 +532,12 @@ static void test_ea_inode(void)
 
 int main(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sm-namei-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		printf("1..0 # SKIP no temp dir\n");
+	if (!scratch_begin("namei"))
 		return 0;
-	}
-	if (run("command -v mkfs.ext4 >/dev/null && command -v e2fsck >/dev/null") != 0) {
-		printf("1..0 # SKIP mkfs.ext4 / e2fsck not installed\n");
-		return 0;
-	}
 	test_image("mkfs.ext4 -b 4096", "ext4", true);
 	test_image("mkfs.ext4 -b 4096 -O inline_data", "ext4-inline", true);
 	test_image("mkfs.ext4 -b 1024 -O ^dir_index", "ext4-1k", false);
 	test_image("mkfs.ext2 -b 1024", "ext2", false);
 	test_ea_inode();
-		char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (tap_failed == 0 && !getenv("SM_KEEP_IMAGES"))
-		run(cmd);
-	else
-		printf("# images kept in %s\n", tmpdir);
-	return tap_finish();
+	return scratch_end();
 }
