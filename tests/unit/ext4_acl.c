@@ -118,17 +118,6 @@ static uint32_t mode_of(struct sm_fs *fs, uint64_t ino)
 	return sm_getattr(fs, ino, &a) == 0 ? a.mode : 0;
 }
 
-static bool make_image(const char *mkfs, char *img, size_t size, const char *what)
-{
-	char cmd[1024];
-	snprintf(img, size, "%s/%s.img", tmpdir, what);
-	snprintf(cmd, sizeof(cmd), "%s -q -F '%s' 32M >/dev/null 2>&1", mkfs, img);
-	if (run(cmd) != 0) {
-		tap_check(0, "%s failed", cmd);
-		return false;
-	}
-	return true;
-}
 
 static uint32_t nlink_of(struct sm_fs *fs, uint64_t ino)
 {

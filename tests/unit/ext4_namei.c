@@ -95,12 +95,8 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 	int fd;
 
 	tap_label = what;
-	snprintf(img, sizeof(img), "%s/%s.img", tmpdir, what);
-	snprintf(cmd, sizeof(cmd), "%s -q -F '%s' 32M >/dev/null 2>&1", mkfs, img);
-	if (run(cmd) != 0) {
-		tap_check(0, "%s failed", cmd);
+	if (!make_image(mkfs, img, sizeof(img), what))
 		return;
-	}
 	struct sm_fs *fs = open_fs(img, 0, &fd);
 	if (!fs)
 		return;
@@ -497,18 +493,14 @@ static void test_image(const char *mkfs, const char *what, bool has_blocksize_4k
 /* Values in inodes of their own (ea_inode) go with the file that held them. */
 static void test_ea_inode(void)
 {
-	char img[512], cmd[2048];
+	char img[512];
 	struct sm_attr a;
 	uint64_t fh;
 	int fd;
 
 	tap_label = "ea_inode";
-	snprintf(img, sizeof(img), "%s/ea.img", tmpdir);
-	snprintf(cmd, sizeof(cmd), "mkfs.ext4 -q -F -b 4096 -O ea_inode '%s' 32M >/dev/null 2>&1", img);
-	if (run(cmd) != 0) {
-		tap_check(0, "%s failed", cmd);
+	if (!make_image("mkfs.ext4 -b 4096 -O ea_inode", img, sizeof(img), "ea"))
 		return;
-	}
 	struct sm_fs *fs = open_fs(img, 0, &fd);
 	if (!fs)
 		return;

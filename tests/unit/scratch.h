@@ -45,6 +45,19 @@ static void fsck_clean(const char *img)
 	}
 }
 
+/* A fresh 32 MiB image tmpdir/WHAT.img made by the mkfs command line. */
+static bool make_image(const char *mkfs, char *img, size_t size, const char *what)
+{
+	char cmd[1024];
+	snprintf(img, size, "%s/%s.img", tmpdir, what);
+	snprintf(cmd, sizeof(cmd), "%s -q -F '%s' 32M >/dev/null 2>&1", mkfs, img);
+	if (run(cmd) != 0) {
+		tap_check(0, "%s failed", cmd);
+		return false;
+	}
+	return true;
+}
+
 static struct sm_fs *open_fs(const char *img, int ro, int *fd_out)
 {
 	struct sm_open_opts o = { .image_name = img, .read_only = ro, .atime = SM_ATIME_RELATIME };
