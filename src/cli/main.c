@@ -120,10 +120,6 @@ static int do_mount(const struct sm_options *o)
 		fprintf(stderr, "safemount: mounting needs root for now (unprivileged mounts are not supported yet); run it as root\n");
 		return SM_EXIT_USAGE;
 	}
-	if (o->allow_other && geteuid() != 0) {
-		fprintf(stderr, "safemount: allow_other is refused for unprivileged mounts\n");
-		return SM_EXIT_USAGE;
-	}
 
 	bool read_only = o->ro;
 	int fd = -1;
