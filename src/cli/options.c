@@ -1,7 +1,9 @@
 /* Command-line parsing.  The contract (`safemount [-o OPTS] IMAGE DIR`,
  * `safemount -u DIR`) is relied on by scripts and by mount.fuse3, which calls
  * us as `safemount IMAGE DIR -o OPTS`: options may follow the operands. */
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +24,21 @@ void sm_print_usage(void)
 	       "  -o fsname=NAME   the source shown in /proc/mounts (default: the image path)\n"
 	       "  -o noatime|relatime|strictatime   access-time updates (default relatime)\n"
 	       "  -o noexec        do not allow execution of programs on the mount\n"
+	       "  -o symfollow     follow symlinks on the mount in path lookups (default:\n"
+	       "                   nosymfollow, so a crafted link cannot steer a privileged\n"
+	       "                   program that walks the tree; readlink still works)\n"
+	       "  -o uid=N,gid=N   show every file as owned by N (a normal user's mount\n"
+	       "                   always shows their own ids)\n"
+	       "  -o memlimit=SIZE the server's address-space cap, e.g. 512M, 2G; 0 = none\n"
+	       "                   (default 1G)\n"
 	       "  -f               stay in the foreground\n"
 	       "  -d               debug: log every FUSE request (implies -f)\n"
 	       "  -u MOUNTPOINT    unmount; returns once the image is written back\n"
 	       "  -h, --help       this help\n"
 	       "  -V, --version    print the version\n"
 	       "\n"
-	       "Mounts are always nosuid and nodev.  Generic mount(8) options (defaults,\n"
+	       "Mounts are always nosuid and nodev; the server runs sandboxed (see\n"
+	       "safemount(8), SECURITY).  Generic mount(8) options (defaults,\n"
 	       "auto, noauto, user, nouser, exec, dev, suid, x-*, ...) are accepted.\n");
 }
 
@@ -40,6 +50,39 @@ static const char *const accepted_options[] = {
 	"diratime", "lazytime", "nolazytime", "default_permissions", "loud", "silent",
 	NULL,
 };
+
+/* A decimal id; -1 on junk or overflow. */
+static int parse_id(const char *s, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || v >= UINT32_MAX || *s == '-')
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* SIZE with an optional K/M/G/T suffix (powers of 1024). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (!*s || errno || *s == '-')
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
 
 static int set_option(struct sm_options *o, const char *opt)
 {
@@ -71,6 +114,27 @@ static int set_option(struct sm_options *o, const char *opt)
 		o->fsname = strdup(opt + 7);
 		if (!o->fsname)
 			return -1;
+	} else if (!strcmp(opt, "symfollow")) {
+		o->symfollow = true;
+	} else if (!strcmp(opt, "nosymfollow")) {
+		o->symfollow = false;
+	} else if (!strncmp(opt, "uid=", 4) || !strncmp(opt, "gid=", 4)) {
+		bool is_uid = opt[0] == 'u';
+		if (parse_id(opt + 4, is_uid ? &o->uid : &o->gid)) {
+			fprintf(stderr, "safemount: option '%s' needs a numeric id\n", opt);
+			return -1;
+		}
+		if (is_uid)
+			o->set_uid = true;
+		else
+			o->set_gid = true;
+	} else if (!strncmp(opt, "memlimit=", 9)) {
+		uint64_t v;
+		if (parse_size(opt + 9, &v) || (v && v < (64u << 20))) {
+			fprintf(stderr, "safemount: option '%s' needs a size of at least 64M (or 0 for no limit), e.g. memlimit=2G\n", opt);
+			return -1;
+		}
+		o->memlimit = v;
 	} else if (!strcmp(opt, "suid") || !strcmp(opt, "dev")) {
 		/* Accepted and ignored: an untrusted image never gets them, and
 		 * mount.fuse3 adds both to every mount, so no note either. */
@@ -114,6 +178,7 @@ int sm_parse_args(int argc, char **argv, struct sm_options *o)
 	memset(o, 0, sizeof(*o));
 	o->mode = SM_MODE_MOUNT;
 	o->atime = SM_ATIME_RELATIME;
+	o->memlimit = SM_DEFAULT_MEMLIMIT;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:fduhVsn", longopts, NULL)) != -1 || optind < argc) {
 		if (c == -1) {

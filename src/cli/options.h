@@ -3,6 +3,10 @@
 #define SAFEMOUNT_CLI_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+/* The server's address-space cap unless -o memlimit= says otherwise. */
+#define SM_DEFAULT_MEMLIMIT (1ULL << 30)
 
 #include "safemount/backend.h"
 
@@ -24,6 +28,10 @@ struct sm_options {
 	bool ro, rw;              /* explicit requests; neither = rw if writable */
 	bool allow_other;
 	bool noexec;
+	bool symfollow;           /* default false: the mount is nosymfollow */
+	bool set_uid, set_gid;    /* uid=, gid= given */
+	uint32_t uid, gid;
+	uint64_t memlimit;        /* the server's RLIMIT_AS; 0 = none */
 	bool foreground;
 	bool debug;
 	enum sm_atime_policy atime;

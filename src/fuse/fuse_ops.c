@@ -133,8 +133,9 @@ static void fill_stat(const struct sm_fuse *uf, const struct sm_attr *a, struct 
 	st->st_ino = (ino_t)a->ino;
 	st->st_mode = (mode_t)a->mode;
 	st->st_nlink = (nlink_t)a->nlink;
-	st->st_uid = uf->map_owner ? uf->uid : a->uid;
-	st->st_gid = uf->map_owner ? uf->gid : a->gid;
+	/* UINT32_MAX: root chose only one of uid= and gid=. */
+	st->st_uid = uf->map_owner && uf->uid != UINT32_MAX ? uf->uid : a->uid;
+	st->st_gid = uf->map_owner && uf->gid != UINT32_MAX ? uf->gid : a->gid;
 	st->st_rdev = (dev_t)a->rdev;
 	st->st_size = (off_t)a->size;
 	st->st_blocks = (blkcnt_t)a->blocks;

@@ -1,6 +1,10 @@
-/* Session set-up around the lowlevel ops: mount options, the multi-threaded
- * loop, and the order of teardown (unmount, then write back, then exit so
- * the image lock is released last). */
+/* Session set-up around the lowlevel ops and the multi-threaded loop.
+ *
+ * The helper mounted the filesystem; the session only serves the /dev/fuse
+ * descriptor it was handed, through libfuse's "/dev/fd/N" form.  The server
+ * cannot unmount (it has no access to the host's mount table): when the
+ * loop ends, closing the descriptor makes every access ENOTCONN until
+ * `safemount -u` or umount(8) removes the mount. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,22 +14,11 @@
 #include "fuse/fuse_server.h"
 #include "util/log.h"
 
-/* libfuse splits -o on commas; a comma or backslash in the source name
- * must be escaped with a backslash. */
-static char *escape_opt(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = malloc(2 * n + 1), *w = out;
-	if (!out)
-		return NULL;
-	for (; *s; s++) {
-		if (*s == ',' || *s == '\\')
-			*w++ = '\\';
-		*w++ = *s;
-	}
-	*w = '\0';
-	return out;
-}
+struct sm_server {
+	struct sm_fuse uf;
+	struct fuse_session *se;
+	bool signals;
+};
 
 /* libfuse's own messages ("fuse: ...\n") join ours. */
 __attribute__((format(printf, 2, 0)))
@@ -39,74 +32,70 @@ static void fuse_log_to_sm(enum fuse_log_level level, const char *fmt, va_list a
 	sm_log((int)level, "%s", line);
 }
 
-int sm_server_run(struct sm_fs *fs, const struct sm_server_opts *o, const char **what)
+int sm_server_setup(int fuse_fd, const struct sm_server_opts *o, struct sm_server **out,
+		    const char **what)
 {
-	struct sm_fuse uf = {
-		.fs = fs,
+	struct sm_server *s = calloc(1, sizeof(*s));
+	*what = "creating the FUSE session";
+	if (!s)
+		return -ENOMEM;
+	s->uf = (struct sm_fuse){
 		.read_only = o->read_only,
 		.debug = o->debug,
 		.entry_timeout = 1.0,
+		.map_owner = o->map_owner,
+		.uid = o->uid,
+		.gid = o->gid,
 	};
-	char *fsname = escape_opt(o->fsname);
-	char *mopts = NULL;
-	int ret = -ENOMEM;
-
 	fuse_set_log_func(fuse_log_to_sm);
-	*what = "preparing the mount options";
-	if (!fsname)
-		goto out_close;
-	if (asprintf(&mopts, "fsname=%s,subtype=safemount,default_permissions,nosuid,nodev%s%s%s%s%s",
-		     fsname, o->allow_other ? ",allow_other" : "", o->read_only ? ",ro" : "",
-		     o->noexec ? ",noexec" : "", o->atime_opt ? "," : "",
-		     o->atime_opt ? o->atime_opt : "") < 0) {
-		mopts = NULL;
-		goto out_close;
-	}
-	char *argv[] = { "safemount", "-o", mopts, o->debug ? "-d" : NULL, NULL };
-	struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
 
-	*what = "creating the FUSE session";
-	ret = -EIO;
-	struct fuse_session *se = fuse_session_new(&args, &sm_fuse_ops, sizeof(sm_fuse_ops), &uf);
-	/* Parsing may have copied argv into heap memory of libfuse's. */
+	char *argv[] = { "safemount", o->debug ? "-d" : NULL, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 2 : 1, argv);
+	s->se = fuse_session_new(&args, &sm_fuse_ops, sizeof(sm_fuse_ops), &s->uf);
 	fuse_opt_free_args(&args);
-	if (!se)
-		goto out_close;
-	if (fuse_set_signal_handlers(se) != 0)
-		goto out_destroy;
-	*what = "mounting";
-	if (fuse_session_mount(se, o->mountpoint) != 0)
-		goto out_signals;
+	if (!s->se)
+		goto fail;
+	if (fuse_set_signal_handlers(s->se) != 0)
+		goto fail;
+	s->signals = true;
 
-	if (o->on_ready)
-		o->on_ready(o->ready_arg);
+	char dev[32];
+	snprintf(dev, sizeof(dev), "/dev/fd/%d", fuse_fd);
+	*what = "attaching to the FUSE device";
+	if (fuse_session_mount(s->se, dev) != 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	sm_server_destroy(s);
+	return -EIO;
+}
 
+int sm_server_serve(struct sm_server *s, struct sm_fs *fs, const char **what)
+{
+	s->uf.fs = fs;
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	*what = "serving requests";
 	if (!cfg)
-		goto out_unmount;
+		return -ENOMEM;
 	/* clone_fd would reopen /dev/fuse, which the sandbox forbids. */
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	fuse_loop_cfg_set_max_threads(cfg, 8);
-	*what = "serving requests";
-	ret = fuse_session_loop_mt(se, cfg);
-	ret = ret > 0 ? 0 : ret;   /* > 0: ended by a signal */
+	int ret = fuse_session_loop_mt(s->se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	return ret > 0 ? 0 : ret;   /* > 0: ended by a signal */
+}
 
-out_unmount:
-	fuse_session_unmount(se);
-out_signals:
-	fuse_remove_signal_handlers(se);
-out_destroy:
-	fuse_session_destroy(se);
-out_close:
-	free(mopts);
-	free(fsname);
-	{
-		int cret = sm_fs_close(fs);
-		if (cret && !ret) {
-			*what = "writing the filesystem back";
-			ret = cret;
-		}
+void sm_server_destroy(struct sm_server *s)
+{
+	if (!s)
+		return;
+	if (s->se) {
+		if (s->signals)
+			fuse_remove_signal_handlers(s->se);
+		/* Closes the /dev/fuse descriptor: the kernel aborts the
+		 * connection if the mount is still there. */
+		fuse_session_destroy(s->se);
 	}
-	return ret;
+	free(s);
 }

@@ -1,26 +1,31 @@
-/* Running the FUSE session for one opened filesystem. */
+/* The FUSE session of the server, in two phases around the sandbox: set-up
+ * (which needs libfuse's "/dev/fd/N" path and signal handlers) before it,
+ * serving (which reads the image) after it. */
 #ifndef SAFEMOUNT_FUSE_SERVER_H
 #define SAFEMOUNT_FUSE_SERVER_H
 
 #include <stdbool.h>
-#include <stddef.h>
+#include <stdint.h>
 
 #include "safemount/backend.h"
 
 struct sm_server_opts {
-	const char *mountpoint;   /* absolute */
-	const char *fsname;       /* the mount's source in /proc/mounts */
-	bool read_only, allow_other, noexec, debug;
-	const char *atime_opt;    /* "noatime" or NULL: shown in /proc/mounts */
-	/* Called once the mount is live, before serving the first request;
-	 * the helper uses it to report success and detach. */
-	void (*on_ready)(void *arg);
-	void *ready_arg;
+	bool read_only, debug;
+	/* A mount by a normal user: every inode is reported as owned by
+	 * uid:gid (the kernel's permission checks then treat it as theirs). */
+	bool map_owner;
+	uint32_t uid, gid;
 };
 
-/* Mount, serve until unmounted or signalled, then close the filesystem
- * (write everything back).  Takes ownership of fs.  Returns 0 or a negative
- * errno; *what names the step that failed. */
-int sm_server_run(struct sm_fs *fs, const struct sm_server_opts *opts, const char **what);
+struct sm_server;
+
+/* Create the session on an already mounted /dev/fuse descriptor.  Returns 0
+ * or a negative errno; *what names the step that failed. */
+int sm_server_setup(int fuse_fd, const struct sm_server_opts *opts, struct sm_server **out,
+		    const char **what);
+/* Serve requests on fs until the mount goes away or a signal ends the loop.
+ * Does not close fs. */
+int sm_server_serve(struct sm_server *s, struct sm_fs *fs, const char **what);
+void sm_server_destroy(struct sm_server *s);
 
 #endif

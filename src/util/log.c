@@ -6,9 +6,16 @@
 
 static atomic_bool use_syslog;
 
-void sm_log_to_syslog(void)
+void sm_log_open_syslog(void)
 {
+	/* LOG_NDELAY: connect now, while the server may still create sockets;
+	 * if syslog restarts later, glibc's reconnect fails in the sandbox and
+	 * messages are lost rather than the server. */
 	openlog("safemount", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void sm_log_use_syslog(void)
+{
 	atomic_store(&use_syslog, true);
 }
 

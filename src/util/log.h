@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <syslog.h>
 
-/* From now on, messages go to syslog (LOG_DAEMON) as "safemount". */
-void sm_log_to_syslog(void);
+/* Connect to syslog (LOG_DAEMON, as "safemount"), before the sandbox. */
+void sm_log_open_syslog(void);
+/* From now on, messages go to syslog. */
+void sm_log_use_syslog(void);
 void sm_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sm_vlog(int priority, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
