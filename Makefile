@@ -33,6 +33,7 @@ check-unit: deps all
 install: all
 	meson configure $(BUILD) --prefix=$(PREFIX)
 	meson install -C $(BUILD)
+	scripts/create-sandbox-user.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

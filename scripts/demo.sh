@@ -4,7 +4,7 @@
 set -e
 SAFEMOUNT=${1:-build/safemount}
 if [ "$(id -u)" != 0 ]; then
-	echo "safemount demo: run it as root (mounting needs root for now)" >&2
+	echo "safemount demo: run it as root (it makes and mounts a sample image; /dev/fuse here is root-only)" >&2
 	exit 1
 fi
 dir=$(mktemp -d /tmp/safemount-demo.XXXXXX)
@@ -21,6 +21,11 @@ echo "\$ safemount $img $dir/mnt"
 "$SAFEMOUNT" "$img" "$dir/mnt"
 echo "\$ grep safemount /proc/mounts"
 grep " $dir/mnt " /proc/mounts
+pid=$(fuser "$img" 2>/dev/null | tr -d ' ')
+echo "\$ grep -E 'Uid|NoNewPrivs|Seccomp:|CapEff' /proc/$pid/status   # the contained server"
+grep -E '^(Uid|NoNewPrivs|Seccomp|CapEff):' "/proc/$pid/status"
+echo "\$ ls -l /proc/$pid/fd   # all it holds: the image and /dev/fuse"
+ls -l "/proc/$pid/fd" | awk 'NR > 1 { print $9, $10, $11 }'
 echo "\$ ls -lR $dir/mnt"
 ls -lR "$dir/mnt"
 echo "\$ cat $dir/mnt/hello.txt"

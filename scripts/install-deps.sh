@@ -8,7 +8,9 @@ missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	exec "$(dirname "$0")/create-sandbox-user.sh"
+fi
 if [ "$(id -u)" != 0 ]; then
 	echo "safemount: missing Debian packages:$missing" >&2
 	echo "install them with: sudo apt-get install$missing" >&2
@@ -19,3 +21,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq $missing >/dev/null
+exec "$(dirname "$0")/create-sandbox-user.sh"

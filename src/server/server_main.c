@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +109,8 @@ int sm_server_main(void)
 			strerror(-ret));
 		return SM_EXIT_SOFTWARE;
 	}
+	/* exec'd as /proc/self/exe: without this, ps and top say "exe". */
+	prctl(PR_SET_NAME, "safemount", 0, 0, 0);
 	bool foreground = req.flags & SM_HO_FOREGROUND;
 	bool debug = req.flags & SM_HO_DEBUG;
 	if (!foreground)

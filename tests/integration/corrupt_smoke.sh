@@ -169,7 +169,9 @@ fail_case() {
 	FAILS+=("$name: $why")
 }
 
-server_pid() { ps -eo pid=,args= | awk -v c="$1" '{ p = $1; sub(/^ *[0-9]+ /, ""); if ($0 == c) { print p; exit } }'; }
+# server_pid IMAGE: the server of the mount just made (the process holding
+# IMAGE; its command line is not a contract).
+server_pid() { sm_server_pid "$1"; }
 
 # The walk: every path (at most 600), stat, ls -la of each directory, the
 # first 256 KiB of each file, each link, the xattrs.  Batched through xargs:
@@ -222,7 +224,7 @@ check_image() {
 		check_san "$name" "$img"
 		return
 	fi
-	pid=$(server_pid "$SAFEMOUNT ${opts[*]}${opts:+ }$img $M")
+	pid=$(server_pid "$img")
 	timeout -k 3 25 bash -c "$(declare -f walk); walk '$M' '$T/list'" >"$out.walk" 2>&1
 	rc=$?
 	[ $rc = 124 ] || [ $rc = 137 ] && fail_case "$name" "$img" "the walk hung (killed after 25 s)"
@@ -571,17 +573,25 @@ done
 echo "   random: $ITERS iterations in $((SECONDS - RSTART)) s"
 
 # Every server must have exited after its -u (no hang at write-back).
+# A live (not zombie) `safemount --server` with a recorded pid is ours; a
+# recycled pid is someone else's.
+is_server() {
+	case $(ps -o stat=,args= -p "$1" 2>/dev/null) in
+	Z*) return 1 ;;
+	*"safemount --server"*) return 0 ;;
+	esac
+	return 1
+}
 for _ in $(seq 1 30); do
 	left=()
 	for s in "${SERVERS[@]}"; do
-		case $(ps -o args= -p "${s%%:*}") in "$SAFEMOUNT "*) left+=("$s") ;; esac
+		is_server "${s%%:*}" && left+=("$s")
 	done
 	[ ${#left[@]} = 0 ] && break
 	sleep 0.5
 done
 for s in "${left[@]}"; do
-	# (a recycled pid is someone else's: only our server counts)
-	case $(ps -o args= -p "${s%%:*}") in "$SAFEMOUNT "*) ;; *) continue ;; esac
+	is_server "${s%%:*}" || continue
 	echo "FAILED: ${s#*:}: its server ${s%%:*} is still running 15 s after -u" >&2
 	FAILS+=("${s#*:}: server still running after -u")
 	kill -9 "${s%%:*}" 2>/dev/null
