@@ -118,22 +118,26 @@ static int drop_ids(uid_t uid, gid_t gid)
 	return prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 }
 
-/* Every capability, from every set, and no way to get one back by exec or
- * by becoming uid 0 in the namespace. */
-static int drop_capabilities(bool have_caps)
+/* No way to get a capability back by exec or by becoming uid 0, and an
+ * empty bounding set.  Needs CAP_SETPCAP in the current user namespace;
+ * a new user namespace resets both, so this runs once per namespace. */
+static int lock_capabilities(void)
 {
-	if (have_caps) {
-		unsigned long bits = SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_SETUID_FIXUP |
-				     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_NOROOT |
-				     SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-				     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-		if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
+	unsigned long bits = SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_SETUID_FIXUP |
+			     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+			     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
+		return -1;
+	for (unsigned long cap = 0; cap < 64; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return -1;
-		for (unsigned long cap = 0; cap < 64; cap++) {
-			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-				return -1;
-		}
 	}
+	return 0;
+}
+
+/* Effective, permitted, inheritable and ambient: all empty. */
+static int clear_capabilities(void)
+{
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -1;
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
@@ -193,8 +197,19 @@ int sm_sandbox_enter(const struct sm_sandbox_conf *conf, struct sm_sandbox_repor
 			ret = fail(what, "entering new namespaces with an empty root");
 			goto out;
 		}
+		/* Locked while we are root: after the id switch (which
+		 * NO_SETUID_FIXUP makes keep the capabilities until they are
+		 * cleared right after) nothing could lock them any more. */
+		if (lock_capabilities() < 0) {
+			ret = fail(what, "locking the securebits and emptying the bounding set");
+			goto out;
+		}
 		if (drop_ids(uid, gid) < 0) {
 			ret = fail(what, "switching to the unprivileged server ids");
+			goto out;
+		}
+		if (clear_capabilities() < 0) {
+			ret = fail(what, "dropping capabilities");
 			goto out;
 		}
 	}
@@ -218,7 +233,13 @@ int sm_sandbox_enter(const struct sm_sandbox_conf *conf, struct sm_sandbox_repor
 	close(procfd);
 	procfd = -1;
 
-	if (drop_capabilities(root || rep->user_namespace) < 0) {
+	/* The new user namespace gave us every capability in it, a full
+	 * bounding set and default securebits: lock and drop them again. */
+	if (rep->user_namespace && lock_capabilities() < 0) {
+		ret = fail(what, "locking the securebits and emptying the bounding set");
+		goto out;
+	}
+	if (clear_capabilities() < 0) {
 		ret = fail(what, "dropping capabilities");
 		goto out;
 	}

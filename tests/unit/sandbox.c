@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <seccomp.h>
+
 #include "sandbox/sandbox.h"
 #include "tap.h"
 
@@ -660,6 +662,66 @@ static void run_check(enum way way, const struct check *c)
 	}
 }
 
+/* ---- a machine that forbids user namespaces ---- */
+
+/* The child makes unshare(CLONE_NEWUSER) fail with EPERM, as a kernel with
+ * user.max_user_namespaces=0 would, then enters.  The sandbox must say so
+ * in its note and still deny files and sockets (Landlock, seccomp). */
+static void check_no_userns(bool drop, const char *label)
+{
+	int p[2];
+	if (pipe(p) < 0) {
+		tap_check(false, "[%s] pipe: %s", label, strerror(errno));
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		long r[5] = { -1, -1, -1, -1, -1 };
+		char note[256] = "";
+		if (drop && (setgroups(0, NULL) || setresgid(DROP_ID, DROP_ID, DROP_ID) ||
+			     setresuid(DROP_ID, DROP_ID, DROP_ID)))
+			_exit(3);
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
+					     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER)) ||
+		    seccomp_load(ctx))
+			_exit(3);
+		seccomp_release(ctx);
+		struct sm_sandbox_conf conf = { .uid = SANDBOX_ID, .gid = SANDBOX_ID,
+			.max_file_size = MAX_FILE, .max_address_space = MAX_AS, .max_fds = MAX_FDS };
+		struct sm_sandbox_report rep;
+		const char *what = NULL;
+		r[0] = sm_sandbox_enter(&conf, &rep, &what);
+		r[1] = rep.user_namespace;
+		r[2] = rep.landlock;
+		snprintf(note, sizeof(note), "%s", rep.note);
+		if (r[0] == 0) {
+			r[3] = open("/etc/passwd", O_RDONLY);
+			r[4] = socket(AF_INET, SOCK_STREAM, 0);
+		}
+		if (write(p[1], r, sizeof(r)) != sizeof(r) || write(p[1], note, sizeof(note)) != sizeof(note))
+			_exit(4);
+		_exit(0);
+	}
+	close(p[1]);
+	long r[5] = { -9, -9, -9, -9, -9 };
+	char note[256] = "";
+	bool got = pid > 0 && read(p[0], r, sizeof(r)) == sizeof(r) && read(p[0], note, sizeof(note)) == sizeof(note);
+	note[sizeof(note) - 1] = 0;
+	close(p[0]);
+	int status = 0;
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	tap_check(got && r[0] == 0 && r[1] == 0 && strstr(note, "user namespaces"),
+		  "[%s] without user namespaces: enter returns 0 (got %ld), reports no user namespace (%ld) and says so: '%s'",
+		  label, r[0], r[1], note);
+	tap_check(got && r[2] == 1 && r[3] < 0 && r[4] < 0,
+		  "[%s] without user namespaces: Landlock on (%ld), open(/etc/passwd) fails (%ld), socket fails (%ld)",
+		  label, r[2], r[3], r[4]);
+}
+
 static void run_way(enum way way, const char *label, const char *skip_reason)
 {
 	tap_label = label;
@@ -690,10 +752,13 @@ int main(void)
 	if (geteuid() == 0) {
 		run_way(WAY_ROOT, "root", NULL);
 		run_way(WAY_DROPPED, "user 4242", NULL);
+		check_no_userns(false, "root");
+		check_no_userns(true, "user 4242");
 	} else {
 		run_way(WAY_ROOT, "root", "needs root");
 		run_way(WAY_DROPPED, "user 4242", "needs root");
 		run_way(WAY_OWN, "own ids", NULL);
+		check_no_userns(false, "own ids");
 	}
 
 	unlink(scratch_file);
