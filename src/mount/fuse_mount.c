@@ -92,13 +92,6 @@ static int configure_fuse(int fsfd, const struct sm_fuse_mount_req *r, int fuse_
 {
 	int ret;
 
-	/* Not shortened to fit: the source is how a mount of an image is
-	 * found again (sm_find_mount_by_source()). */
-	if (strlen(r->source) > SM_FSCONFIG_STRING_MAX) {
-		sm_log(LOG_ERR, "the image path is longer than the %d bytes the kernel "
-		       "takes as a mount source", SM_FSCONFIG_STRING_MAX);
-		return -ENAMETOOLONG;
-	}
 	ret = fs_set_string(fsfd, "source", r->source);
 	if (!ret)
 		ret = fs_set_string(fsfd, "subtype", SM_FUSE_SUBTYPE);
@@ -137,6 +130,41 @@ static unsigned int mount_attrs(const struct sm_fuse_mount_req *r)
 	return attr;
 }
 
+static unsigned long mount_flags(const struct sm_fuse_mount_req *r)
+{
+	unsigned long flags = MS_NOSUID | MS_NODEV;
+
+	if (!r->symfollow)
+		flags |= MS_NOSYMFOLLOW;
+	if (r->read_only)
+		flags |= MS_RDONLY;
+	if (r->noexec)
+		flags |= MS_NOEXEC;
+	if (r->noatime)
+		flags |= MS_NOATIME;
+	return flags;
+}
+
+/*
+ * fsconfig() takes at most 255 bytes per string, and the source is not
+ * shortened to fit: it is how a mount of an image is found again
+ * (sm_find_mount_by_source()).  mount(2) takes a whole path, but the mount
+ * is visible at once: discard unmounts it if the server fails.
+ */
+static int mount_long_source(const struct sm_fuse_mount_req *r, struct sm_kernel_mount *km,
+			     mode_t rootmode)
+{
+	char data[256];
+
+	snprintf(data, sizeof(data), "fd=%d,rootmode=%o,user_id=%u,group_id=%u,default_permissions%s",
+		 km->fuse_fd, (unsigned int)(rootmode & S_IFMT), (unsigned int)getuid(),
+		 (unsigned int)getgid(), r->allow_other ? ",allow_other" : "");
+	if (mount(r->source, r->mountpoint, "fuse." SM_FUSE_SUBTYPE, mount_flags(r), data) < 0)
+		return -errno;
+	km->mounted_at = r->mountpoint;
+	return 0;
+}
+
 int sm_kernel_mount_prepare(const struct sm_fuse_mount_req *r, struct sm_kernel_mount *km,
 			    const char **what)
 {
@@ -145,6 +173,7 @@ int sm_kernel_mount_prepare(const struct sm_fuse_mount_req *r, struct sm_kernel_
 	int ret;
 
 	km->fuse_fd = km->mount_fd = km->target_fd = -1;
+	km->mounted_at = NULL;
 
 	/* Pin the directory first: whatever happens to the path while the
 	 * server starts, the mount lands on what was checked. */
@@ -159,6 +188,14 @@ int sm_kernel_mount_prepare(const struct sm_fuse_mount_req *r, struct sm_kernel_
 	km->fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	if (km->fuse_fd < 0)
 		goto fail_errno;
+
+	if (strlen(r->source) > SM_FSCONFIG_STRING_MAX) {
+		*what = "mounting";
+		ret = mount_long_source(r, km, st.st_mode);
+		if (ret)
+			goto fail;
+		return 0;
+	}
 
 	*what = "opening the fuse filesystem type";
 	fsfd = fsopen("fuse", FSOPEN_CLOEXEC);
@@ -198,7 +235,9 @@ int sm_kernel_mount_attach(struct sm_kernel_mount *km, const char **what)
 	int ret = 0;
 
 	*what = "attaching the FUSE mount";
-	if (move_mount(km->mount_fd, "", km->target_fd, "",
+	if (km->mounted_at)
+		km->mounted_at = NULL;   /* mount(2) attached it already */
+	else if (move_mount(km->mount_fd, "", km->target_fd, "",
 		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		ret = -errno;
 	close_fd(&km->mount_fd);
@@ -208,6 +247,9 @@ int sm_kernel_mount_attach(struct sm_kernel_mount *km, const char **what)
 
 void sm_kernel_mount_discard(struct sm_kernel_mount *km)
 {
+	if (km->mounted_at)
+		umount2(km->mounted_at, MNT_DETACH);
+	km->mounted_at = NULL;
 	close_fd(&km->mount_fd);
 	close_fd(&km->target_fd);
 	close_fd(&km->fuse_fd);

@@ -33,6 +33,9 @@ struct sm_kernel_mount {
 	int fuse_fd;     /* /dev/fuse, O_CLOEXEC */
 	int mount_fd;    /* from fsmount(), detached */
 	int target_fd;   /* the mountpoint, O_PATH|O_DIRECTORY, opened before fsmount */
+	/* A source too long for fsconfig() was mounted with mount(2): already
+	 * visible here; attach has nothing to do, discard unmounts it. */
+	const char *mounted_at;
 };
 
 /* Each returns 0 or -errno, with *what naming the step that failed

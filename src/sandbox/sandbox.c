@@ -24,6 +24,7 @@
 
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_i.h"
+#include "util/sanitizer.h"
 
 static int fail(const char **what, const char *step)
 {
@@ -152,13 +153,6 @@ static int set_limit(int resource, uint64_t value)
 	return setrlimit(resource, &rl);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SM_SANITIZER_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SM_SANITIZER_BUILD 1
-#endif
-#endif
 
 static int set_limits(const struct sm_sandbox_conf *c)
 {

@@ -28,14 +28,8 @@
 #include "sandbox/sandbox.h"
 #include "server/server.h"
 #include "util/log.h"
+#include "util/sanitizer.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SM_SANITIZER_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SM_SANITIZER_BUILD 1
-#endif
-#endif
 #ifdef SM_SANITIZER_BUILD
 #include <sanitizer/common_interface_defs.h>
 #endif

@@ -124,4 +124,42 @@ check_mount_line "$M" "$T/a.img" yes no
 sm_umount "$M"
 fsck_clean "$T/a.img"
 
+# --- the address-space cap: default 1G, -o memlimit= sets it ---
+as_limit() { awk '/^Max address space/ { print $4 }' "/proc/$1/limits"; }
+sm_mount "$T/a.img" "$M" -o ro
+pid=$(sm_server_pid "$T/a.img") || sm_fail "cannot find the server"
+want=$((1 << 30))
+case ${SM_BUILD_DIR:-} in *asan*) want=unlimited ;; esac   # sanitizer builds skip RLIMIT_AS
+[ "$(as_limit "$pid")" = "$want" ] || sm_fail "default RLIMIT_AS is $(as_limit "$pid"), want $want"
+sm_umount "$M"
+sm_mount "$T/a.img" "$M" -o ro,memlimit=256M
+pid=$(sm_server_pid "$T/a.img") || sm_fail "cannot find the server"
+[ "$want" = unlimited ] || want=$((256 << 20))
+[ "$(as_limit "$pid")" = "$want" ] || sm_fail "memlimit=256M gave RLIMIT_AS $(as_limit "$pid"), want $want"
+ls -R "$M" >/dev/null || sm_fail "memlimit=256M: the mount does not serve"
+sm_umount "$M"
+"$SAFEMOUNT" -o memlimit=1M "$T/a.img" "$M" 2>"$T/err" && sm_fail "memlimit=1M was accepted"
+grep -q "at least 64M" "$T/err" || sm_fail "memlimit=1M: unclear refusal: $(cat "$T/err")"
+
+# --- an image path longer than fsconfig() takes (255 bytes): mount(2),
+# the same flags; a refused image there leaves nothing mounted ---
+long=$T/$(printf 'd%.0s' $(seq 1 100))/$(printf 'e%.0s' $(seq 1 100))/$(printf 'f%.0s' $(seq 1 60))
+mkdir -p "$long"
+cp "$T/a.img" "$long/long.img"
+sm_mount "$long/long.img" "$M"
+line=$(sm_mounts_line "$M")
+case $line in *" fuse.safemount "*nosuid*nodev*nosymfollow*) ;;
+	*) sm_fail "long image path: mount line is '$line'" ;; esac
+[ "$(awk -v d="$M" '$2 == d { print $1 }' /proc/mounts)" = "$long/long.img" ] || sm_fail "long image path: wrong source"
+pid=$(sm_server_pid "$long/long.img") || sm_fail "long image path: cannot find the server"
+sm_check_contained "$pid" dedicated dedicated "$long/long.img" mnt net ipc uts user
+echo long >"$M/long" || sm_fail "long image path: cannot write"
+sm_umount "$M"
+fsck_clean "$long/long.img"
+head -c 8M /dev/zero >"$long/bad.img"
+"$SAFEMOUNT" "$long/bad.img" "$M" 2>"$T/err"
+rc=$?
+[ $rc = 32 ] || sm_fail "long path to a non-ext4 file: exit $rc, want 32"
+[ -z "$(sm_mounts_line "$M")" ] || sm_fail "long path to a non-ext4 file: left a mount behind"
+
 echo "PASS: sandbox_live"
