@@ -8,6 +8,13 @@
 
 #include "safemount/backend.h"
 
+/* How long the kernel may cache names, negative names and attributes.  The
+ * server is the image's only writer and every change goes through the
+ * mount, where the kernel invalidates what it changed; the few changes it
+ * cannot see (inode flags and ctime by chattr) are invalidated by the
+ * server with a notification.  So: as long as the kernel likes. */
+#define SM_CACHE_TIMEOUT 86400.0
+
 /* The session's userdata.  Filled by fuse_server.c before the session
  * starts (dont_mask: by the init callback); read-only afterwards. */
 struct sm_fuse {
@@ -22,6 +29,8 @@ struct sm_fuse {
 	/* Set by the init callback, before any other request: the kernel
 	 * granted FUSE_CAP_DONT_MASK and leaves the umask to us. */
 	bool dont_mask;
+	/* For invalidation notices (set before the loop starts). */
+	struct fuse_session *se;
 };
 
 /* Every operation; the init callback sets the capabilities we rely on

@@ -193,8 +193,11 @@ static bool is_setid_drop(uint32_t cur, uint32_t mode)
 }
 
 /* Is the caller in group gid, primary or supplementary?  When the groups
- * cannot be read (libfuse reads /proc), the answer is no: it only decides
- * whether SGID is dropped, and dropping is the safe side. */
+ * cannot be read the answer is no: it only decides whether SGID is
+ * dropped, and dropping is the safe side.  In the sandbox they never can
+ * (libfuse reads /proc/PID/task/TID/status), so only the primary gid
+ * counts: a member through a supplementary group loses a plain SGID bit
+ * that ext4 would keep. */
 static bool caller_in_group(fuse_req_t req, uint32_t gid)
 {
 	gid_t small[32], *list = small;
@@ -715,14 +718,6 @@ static void sm_op_write(fuse_req_t req, fuse_ino_t nodeid, const char *buf, size
 		fuse_reply_write(req, (size_t)n);
 }
 
-static void sm_op_flush(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi)
-{
-	/* Data goes to the backend on every write; nothing is held per fd. */
-	(void)nodeid;
-	(void)fi;
-	fuse_reply_err(req, 0);
-}
-
 static void sm_op_release(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info *fi)
 {
 	struct sm_fuse *uf = sm_ud(req);
@@ -846,7 +841,9 @@ const struct fuse_lowlevel_ops sm_fuse_ops = {
 	.create = sm_op_create,
 	.read = sm_op_read,
 	.write = sm_op_write,
-	.flush = sm_op_flush,
+	/* No flush: data reaches the backend on every write and nothing is
+	 * held per descriptor, so the kernel may stop sending FLUSH at every
+	 * close (its ENOSYS makes it stop for good). */
 	.release = sm_op_release,
 	.fsync = sm_op_fsync,
 	.fallocate = sm_op_fallocate,

@@ -22,6 +22,12 @@ static inline uint64_t sm_fuse_to_backend(const struct sm_fuse *uf, fuse_ino_t n
 	return nodeid == FUSE_ROOT_ID ? sm_backend_root(uf->fs) : (uint64_t)nodeid;
 }
 
+/* And back, for notifications to the kernel. */
+static inline fuse_ino_t sm_backend_to_fuse(const struct sm_fuse *uf, uint64_t ino)
+{
+	return ino == sm_backend_root(uf->fs) ? FUSE_ROOT_ID : (fuse_ino_t)ino;
+}
+
 static inline struct sm_caller sm_fuse_caller(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);

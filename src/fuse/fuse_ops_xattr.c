@@ -263,6 +263,11 @@ static void sm_ioctl_flags(fuse_req_t req, uint64_t ino, enum flag_ioctl kind,
 	if (ret < 0)
 		goto out_err;
 	fuse_reply_ioctl(req, 0, NULL, 0);
+	/* The ctime changed behind the kernel's cached attributes (it does
+	 * not know what an ioctl does): drop them, after the reply so the
+	 * caller's locks are not held against us. */
+	if (uf->se)
+		fuse_lowlevel_notify_inval_inode(uf->se, sm_backend_to_fuse(uf, ino), -1, 0);
 	return;
 out_err:
 	sm_fuse_reply_err(req, "ioctl", ino, -ret);

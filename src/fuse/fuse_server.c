@@ -42,7 +42,7 @@ int sm_server_setup(int fuse_fd, const struct sm_server_opts *o, struct sm_serve
 	s->uf = (struct sm_fuse){
 		.read_only = o->read_only,
 		.debug = o->debug,
-		.entry_timeout = 1.0,
+		.entry_timeout = SM_CACHE_TIMEOUT,
 		.map_owner = o->map_owner,
 		.uid = o->uid,
 		.gid = o->gid,
@@ -55,6 +55,7 @@ int sm_server_setup(int fuse_fd, const struct sm_server_opts *o, struct sm_serve
 	fuse_opt_free_args(&args);
 	if (!s->se)
 		goto fail;
+	s->uf.se = s->se;
 	if (fuse_set_signal_handlers(s->se) != 0)
 		goto fail;
 	s->signals = true;

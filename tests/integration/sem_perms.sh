@@ -114,7 +114,11 @@ scen_suid() {
 	# B is outside the file's group, so the SUID-clearing chmod drops SGID too.
 	sem_t "SUID cleared, B outside group drops SGID" "OK mode=100747" stat "$M/w/s2" mode
 	sem_t "root creates s2b" OK open "$M/w/s2b" "O_WRONLY|O_CREAT" 0644
-	sem_t "s2b owned B:grp" OK chown "$M/w/s2b" "$BID" "$GRP"
+	# A is in the file's group by its primary gid: the sandboxed server
+	# sees the caller's uid and primary gid but not its supplementary
+	# groups (/proc is out of its reach), and then drops a plain SGID that
+	# ext4 would keep -- the safe side, see docs/security.md.
+	sem_t "s2b owned B:A's group" OK chown "$M/w/s2b" "$BID" "$AGID"
 	sem_t "s2b 6767" OK chmod "$M/w/s2b" 6767
 	sem_tu "$A" "A (in group) writes s2b" "OK 1" write "$M/w/s2b" 0 x
 	sem_t "SUID cleared, SGID without g+x kept" "OK mode=102767" stat "$M/w/s2b" mode
