@@ -545,6 +545,8 @@ static ssize_t read_blocks(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_la
 	size_t done = 0;
 	errcode_t err;
 
+	if (ext4_is_extents(inode))
+		return ext4_read_extents(f, ino, inode, buf, len, off);
 	err = ext2fs_file_open2(f->fs, ino, (struct ext2_inode *)inode, 0, &file);
 	if (err)
 		return ext4_err(err);
@@ -658,6 +660,8 @@ static int write_blocks(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large
 	errcode_t err;
 
 	*done = 0;
+	if (ext4_is_extents(inode))
+		return ext4_write_extents(f, ino, inode, data, size, off, done);
 	err = ext2fs_file_open2(f->fs, ino, (struct ext2_inode *)inode, EXT2_FILE_WRITE, &file);
 	if (err)
 		return ext4_err(err);

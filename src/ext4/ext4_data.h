@@ -23,4 +23,12 @@ int ext4_convert_inline(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large
 int ext4_zero_in_block(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 		       blk64_t lblk, unsigned from, unsigned to);
 
+/* Extent files (ext4_extent_io.c): whole runs of blocks per call.  Read
+ * returns len or -errno (the caller bounds len by i_size); write sets
+ * *done to the bytes written (short on ENOSPC) and writes the inode. */
+ssize_t ext4_read_extents(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
+			  char *buf, size_t len, uint64_t off);
+int ext4_write_extents(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
+		       const char *data, size_t size, uint64_t off, size_t *done);
+
 #endif

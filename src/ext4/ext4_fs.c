@@ -111,6 +111,18 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 		*msg = open_msg;
 		return -EINVAL;
 	}
+	/* No block cache in the channel: file data moves between the image
+	 * and FUSE buffers directly (ext4_extent_io.c), and a cached copy of
+	 * a block could go stale behind libext2fs's back.  Metadata reads
+	 * come from the kernel's page cache of the image instead. */
+	err = io_channel_set_options(fs->io, "cache=off");
+	if (err) {
+		snprintf(open_msg, sizeof(open_msg), "cannot turn off the block cache of the image channel (%s)",
+			 error_message(err));
+		*msg = open_msg;
+		ret = -EIO;
+		goto out_close;
+	}
 	struct ext2_super_block *sb = fs->super;
 	ret = check_features(sb, opts->read_only, msg);
 	if (ret)
