@@ -294,8 +294,10 @@ static void sm_op_init(void *userdata, struct fuse_conn_info *conn)
 	 * knows the caller's CAP_FSETID, we do not; see is_setid_drop().
 	 * Linux 6.18 sends that SETATTR even with the flag on. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
-	/* Not yet (a later task): writes stay write-through, each one a
-	 * WRITE request the backend sees at once. */
+	/* Off, measured: with the writeback cache the kernel accepts writes
+	 * past ext4's maximum file size (FUSE cannot tell it s_maxbytes), so
+	 * the data is lost at writeback instead of EFBIG at write(), and it
+	 * keeps mtimes beyond ext4's range unclamped (sem_errno, sem_ops). */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	uf->dont_mask = (conn->want & FUSE_CAP_DONT_MASK) != 0;
 

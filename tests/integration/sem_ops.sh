@@ -290,6 +290,17 @@ scen_seek() {
 	sem_t "unwritten: data 0" "OK 0" lseek "$M/u" data 0
 	sem_t "unwritten: hole 0" "OK 4096" lseek "$M/u" hole 0
 	sem_t "unwritten: data 4096" ENXIO lseek "$M/u" data 4096
+	# Twelve separate extents: more than the inode holds, so the tree has
+	# an index level (ext2fs_extent_goto() then replays a leaf).
+	for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
+		"$SEM" write "$M/deep" $((i << 20)) "x$i" creat >/dev/null
+	done
+	sync
+	sem_t "deep tree: data 4096" "OK 1048576" lseek "$M/deep" data 4096
+	sem_t "deep tree: data 5M+4096" "OK 6291456" lseek "$M/deep" data $(((5 << 20) + 4096))
+	sem_t "deep tree: hole 10M" "OK 10489856" lseek "$M/deep" hole $((10 << 20))
+	sem_t "deep tree: read 11M" "OK 3 x11" read "$M/deep" $((11 << 20)) 3
+	sem_t "deep tree: read 7M" "OK 2 x7" read "$M/deep" $((7 << 20)) 2
 	sem_remount
 	sem_t "after remount: data 4096" "OK 1048576" lseek "$M/s" data 4096
 	sem_t "after remount: hole 0" "OK 4096" lseek "$M/s" hole 0
