@@ -36,6 +36,9 @@ int sm_find_mount_by_target(const char *target, struct sm_mount_entry *out);
 /* Is `source` the source of some safemount mount?  Fills out if so. */
 bool sm_find_mount_by_source(const char *source, struct sm_mount_entry *out);
 
+/* Set the read-ahead window of the mount's bdi (root only). */
+int sm_mount_set_readahead(const char *mountpoint, unsigned kib);
+
 /* Unmount a safemount mount and wait for its server to finish writing. */
 int sm_unmount(const char *mountpoint, const char **what);
 

@@ -131,6 +131,10 @@ pid=$(sm_server_pid "$T/a.img") || sm_fail "cannot find the server"
 want=$((1 << 30))
 case ${SM_BUILD_DIR:-} in *asan*) want=unlimited ;; esac   # sanitizer builds skip RLIMIT_AS
 [ "$(as_limit "$pid")" = "$want" ] || sm_fail "default RLIMIT_AS is $(as_limit "$pid"), want $want"
+# The helper widens the mount's read-ahead to one 1 MiB READ.
+dev=$(stat -c %d "$M")
+ra=$(cat "/sys/class/bdi/$((dev >> 8)):$((dev & 255))/read_ahead_kb")
+[ "$ra" = 1024 ] || sm_fail "read_ahead_kb of the mount is $ra, want 1024"
 sm_umount "$M"
 sm_mount "$T/a.img" "$M" -o ro,memlimit=256M
 pid=$(sm_server_pid "$T/a.img") || sm_fail "cannot find the server"
