@@ -30,9 +30,24 @@ int ext4_dir_lookup(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t le
 		    ext2_ino_t *ino)
 {
 	ext2_ino_t found = 0;
-	errcode_t err = ext2fs_lookup(f->fs, dir, name, (int)len, NULL, &found);
-	if (err)
-		return ext4_err(err);
+	if (f->absent.gen == f->dir_gen && f->absent.dir == dir && f->absent.len == len &&
+	    len <= sizeof(f->absent.name) && !memcmp(f->absent.name, name, len))
+		return -ENOENT;
+	/* An indexed directory answers in a few block reads; the linear scan
+	 * reads every block (seconds per name in a 50k-entry directory). */
+	int ret = ext4_htree_lookup(f, dir, name, len, &found);
+	if (ret == EXT4_HTREE_LINEAR) {
+		errcode_t err = ext2fs_lookup(f->fs, dir, name, (int)len, NULL, &found);
+		ret = ext4_err(err);
+	}
+	if (ret == -ENOENT && len <= sizeof(f->absent.name)) {
+		f->absent.gen = f->dir_gen;
+		f->absent.dir = dir;
+		f->absent.len = len;
+		memcpy(f->absent.name, name, len);
+	}
+	if (ret)
+		return ret;
 	/* An entry naming a reserved or nonexistent inode is corruption, not
 	 * a stale handle. */
 	if (ext4_check_ino(f, found))
@@ -52,6 +67,26 @@ int ext4_dir_add(struct sm_fs *f, ext2_ino_t dir, const char *name, ext2_ino_t i
 {
 	ext2_filsys fs = f->fs;
 	errcode_t err;
+	struct ext2_inode_large d;
+	int ret = ext4_read_inode(f, dir, &d);
+	if (ret)
+		return ret;
+	/* ext2fs_link inserts through the hash index with far fewer checks
+	 * than ext4_htree_lookup makes: where that lookup refused the index
+	 * (it answers EXT4_HTREE_LINEAR for an indexed directory), adding
+	 * through it would spread the damage. */
+	if ((d.i_flags & EXT2_INDEX_FL) && !(d.i_flags & EXT4_INLINE_DATA_FL) &&
+	    ext2fs_has_feature_dir_index(fs->super)) {
+		ext2_ino_t existing;
+		ret = ext4_htree_lookup(f, dir, name, strlen(name), &existing);
+		if (ret == EXT4_HTREE_LINEAR)
+			return -EUCLEAN;
+		if (ret == 0)
+			return -EEXIST;
+		if (ret != -ENOENT)
+			return ret;
+	}
+	f->dir_gen++;
 
 	/* A full linear (or inline) directory grows by a block and we retry.
 	 * For an htree directory ext2fs_link splits leaves itself; "no space"
@@ -61,8 +96,7 @@ int ext4_dir_add(struct sm_fs *f, ext2_ino_t dir, const char *name, ext2_ino_t i
 		err = ext2fs_link(fs, dir, name, ino, entry_type(f, mode));
 		if (err != EXT2_ET_DIR_NO_SPACE || tries >= 2)
 			break;
-		struct ext2_inode_large d;
-		int ret = ext4_read_inode(f, dir, &d);
+		ret = ext4_read_inode(f, dir, &d);
 		if (ret)
 			return ret;
 		if (d.i_flags & EXT2_INDEX_FL)
@@ -101,6 +135,7 @@ static int set_entry_proc(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, i
 int ext4_dir_set_entry(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t len,
 		       ext2_ino_t old_ino, ext2_ino_t new_ino, uint32_t mode)
 {
+	f->dir_gen++;
 	struct set_entry_ctx c = {
 		.name = name, .len = len, .old_ino = old_ino, .new_ino = new_ino,
 		.type = entry_type(f, mode), .set_type = ext2fs_has_feature_filetype(f->fs->super),
@@ -184,6 +219,7 @@ static uint16_t dir_nlink_dec(uint16_t links)
 int ext4_dir_changed(struct sm_fs *f, ext2_ino_t dir, int nlink)
 {
 	struct ext2_inode_large inode;
+	f->dir_gen++;
 	/* Re-read: libext2fs may just have rewritten the inode (inline data,
 	 * expansion, ext2fs_mkdir's own link count). */
 	int ret = ext4_read_inode(f, dir, &inode);

@@ -67,6 +67,9 @@ static int check_new_name(struct sm_fs *f, ext2_ino_t parent, const char *name, 
 	if (ret)
 		return ret;
 	ret = ext4_dir_lookup(f, parent, name, *len, &existing);
+	/* The caller adds the name next, maybe inside libext2fs (mkdir,
+	 * symlink) where ext4_dir_add cannot forget the absent name. */
+	f->dir_gen++;
 	if (ret == 0)
 		return -EEXIST;
 	return ret == -ENOENT ? 0 : ret;
@@ -161,6 +164,7 @@ static int store_acl(struct sm_fs *f, ext2_ino_t parent, const char *name, ext2_
 	int ret = ext4_acl_store(f, ino, acl);
 	if (!ret)
 		return ext4_read_inode(f, ino, inode);
+	f->dir_gen++;
 	if (ext2fs_unlink(f->fs, parent, name, ino, 0) == 0) {
 		struct ext2_inode_large dead;
 		memset(&dead, 0, sizeof(dead));
@@ -679,6 +683,7 @@ static int remove_entry(struct sm_fs *f, ext2_ino_t parent, const char *name, si
 		if (ret == 0)
 			return -ENOTEMPTY;
 	}
+	f->dir_gen++;
 	errcode_t err = ext2fs_unlink(f->fs, parent, name, ino, 0);
 	if (err)
 		return ext4_err(err);

@@ -40,6 +40,18 @@ struct sm_fs {
 	enum sm_atime_policy atime;
 	const char *warning;
 	const char *image_name;
+	bool htree_warned;   /* a bad directory index was logged (once per mount) */
+	/* Bumped by every change to any directory's entries. */
+	uint64_t dir_gen;
+	/* The last name found absent: the kernel's LOOKUP of a new name is
+	 * followed by CREATE/MKDIR of it, whose own check would scan the
+	 * directory again.  Valid while dir_gen is unchanged. */
+	struct {
+		uint64_t gen;
+		ext2_ino_t dir;
+		size_t len;
+		char name[EXT2_NAME_LEN];
+	} absent;
 	struct ext4_open_inode *open_inodes[EXT4_OPEN_BUCKETS];
 };
 
@@ -149,6 +161,12 @@ int ext4_check_name(const char *name, size_t *len);
 /* Entry `name` of dir: -ENOENT if absent, -EUCLEAN if it names no valid inode. */
 int ext4_dir_lookup(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t len,
 		    ext2_ino_t *ino);
+/* The same through dir's hash index (ext4_htree.c): 0 with *ino set,
+ * -ENOENT, -ENOMEM, or EXT4_HTREE_LINEAR when dir is not indexed or its index
+ * cannot be trusted (logged once per mount): then ext2fs_lookup must answer. */
+#define EXT4_HTREE_LINEAR 1
+int ext4_htree_lookup(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t len,
+		      ext2_ino_t *ino);
 /* Add an entry (the caller checked it is absent), growing the directory if full. */
 int ext4_dir_add(struct sm_fs *f, ext2_ino_t dir, const char *name, ext2_ino_t ino,
 		 uint32_t mode);

@@ -100,6 +100,7 @@ static int do_move(struct sm_fs *f, struct rename_op *op)
 		ret = ext4_dir_add(f, op->newparent, op->newname, op->src, op->sinode.i_mode);
 	if (ret)
 		return ret;
+	f->dir_gen++;
 	errcode_t err = ext2fs_unlink(f->fs, op->parent, op->name, op->src, 0);
 	if (err) {
 		/* Put the target back as it was rather than leave two names. */
