@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps demo check check-unit check-asan install clean
+.PHONY: all deps demo check check-unit check-asan install clean bench
 
 all: $(BUILD)/safemount
 
@@ -29,6 +29,10 @@ check: deps all
 
 check-unit: deps all
 	meson test -C $(BUILD) --suite unit
+
+# The benchmark (root; see bench/README.md).  BENCH_QUICK=1 for a short run.
+bench: all
+	SAFEMOUNT="$${SAFEMOUNT:-$(abspath $(BUILD))/safemount}" bench/run.sh
 
 install: all
 	meson configure $(BUILD) --prefix=$(PREFIX)
