@@ -205,24 +205,105 @@ static bool held_data(const struct run_list *before, blk64_t lblk)
 	return false;
 }
 
+/* Longest initialized extent (EXT_INIT_MAX_LEN in ext3_extents.h). */
+#define INIT_EXTENT_MAX (1u << 15)
+
+/* The block before lblk, if mapped and written: new blocks go right after
+ * it, and a contiguous range just makes its extent longer. */
+static bool prev_extent(ext2_extent_handle_t h, blk64_t lblk, struct ext2fs_extent *ext)
+{
+	if (lblk == 0 || ext2fs_extent_goto(h, lblk - 1) ||
+	    ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, ext))
+		return false;
+	return (ext->e_flags & EXT2_EXTENT_FLAGS_LEAF) && !(ext->e_flags & EXT2_EXTENT_FLAGS_UNINIT) &&
+	       ext->e_lblk + (blk64_t)ext->e_len == lblk;
+}
+
+/* Blocks [l, l + n) lie inside one unwritten extent: make them written
+ * with one or two extent operations, not one per block.  When a written
+ * extent just before them continues physically, it grows instead, so a
+ * file filled in order after fallocate stays a few extents. */
+static errcode_t convert_range(ext2_extent_handle_t h, blk64_t l, blk64_t n)
+{
+	struct ext2fs_extent ext, pv;
+	errcode_t err = ext2fs_extent_goto(h, l);
+	if (!err)
+		err = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ext);
+	if (err)
+		return err;
+	if (!(ext.e_flags & EXT2_EXTENT_FLAGS_UNINIT) || l < ext.e_lblk ||
+	    l + n > ext.e_lblk + (blk64_t)ext.e_len)
+		return EXT2_ET_EXTENT_NOT_FOUND;   /* not what the mapping said */
+	blk64_t head = l - ext.e_lblk, tail = ext.e_lblk + ext.e_len - (l + n);
+	struct ext2fs_extent mid = { .e_lblk = l, .e_pblk = ext.e_pblk + head, .e_len = (uint32_t)n };
+	bool grow_prev = !head && prev_extent(h, l, &pv) && pv.e_pblk + pv.e_len == mid.e_pblk &&
+			 pv.e_len + n <= INIT_EXTENT_MAX;
+
+	/* prev_extent() moved the handle: back to the unwritten extent. */
+	err = ext2fs_extent_goto(h, l);
+	if (err)
+		return err;
+	if (grow_prev) {
+		/* Take the blocks off the front of the unwritten extent (or
+		 * all of it), then lengthen the written one before it. */
+		if (tail) {
+			ext.e_lblk += n;
+			ext.e_pblk += n;
+			ext.e_len -= (uint32_t)n;
+			err = ext2fs_extent_replace(h, 0, &ext);
+			if (!err)
+				err = ext2fs_extent_fix_parents(h);
+		} else {
+			err = ext2fs_extent_delete(h, 0);
+		}
+		if (!err)
+			err = ext2fs_extent_goto(h, l - 1);
+		if (!err)
+			err = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &pv);
+		if (!err) {
+			pv.e_len += (uint32_t)n;
+			err = ext2fs_extent_replace(h, 0, &pv);
+		}
+		return err;
+	}
+	if (head) {
+		ext.e_len = (uint32_t)head;
+		err = ext2fs_extent_replace(h, 0, &ext);
+		if (!err)
+			err = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &mid);
+	} else {
+		err = ext2fs_extent_replace(h, 0, &mid);
+	}
+	if (!err && tail) {
+		struct ext2fs_extent tl = { .e_lblk = l + n, .e_pblk = mid.e_pblk + n,
+					    .e_len = (uint32_t)tail, .e_flags = EXT2_EXTENT_FLAGS_UNINIT };
+		err = ext2fs_extent_goto(h, l);
+		if (!err)
+			err = ext2fs_extent_insert(h, EXT2_EXTENT_INSERT_AFTER, &tl);
+	}
+	return err;
+}
+
 /* Blocks below end_blk now hold the new data: unwritten ones become
- * written (libext2fs sets the mapping again without the flag). */
+ * written. */
 static int mark_written(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 			const struct run_list *rl, blk64_t end_blk)
 {
-	for (size_t i = 0; i < rl->n; i++) {
+	ext2_extent_handle_t h = NULL;
+	errcode_t err = 0;
+
+	for (size_t i = 0; i < rl->n && !err; i++) {
 		const struct ext4_run *r = &rl->v[i];
-		if (!r->uninit || !r->pblk)
+		if (!r->uninit || !r->pblk || r->lblk >= end_blk)
 			continue;
-		for (blk64_t b = 0; b < r->len && r->lblk + b < end_blk; b++) {
-			blk64_t p = r->pblk + b;
-			errcode_t err = ext2fs_bmap2(f->fs, ino, (struct ext2_inode *)inode, NULL, BMAP_SET,
-						     r->lblk + b, NULL, &p);
-			if (err)
-				return ext4_err(err);
-		}
+		if (!h && (err = ext2fs_extent_open2(f->fs, ino, (struct ext2_inode *)inode, &h)))
+			break;
+		blk64_t n = r->lblk + r->len > end_blk ? end_blk - r->lblk : r->len;
+		err = convert_range(h, r->lblk, n);
 	}
-	return 0;
+	if (h)
+		ext2fs_extent_free(h);
+	return ext4_err(err);
 }
 
 /* The edge block lblk gets bytes [from, to) of new data: the rest is the
@@ -240,20 +321,6 @@ static int write_edge(ext2_filsys fs, blk64_t pblk, bool old_data, char *bounce,
 		return ret;
 	memcpy(bounce + from, data, to - from);
 	return write_run(fs, pblk, 1, bounce);
-}
-
-/* Longest initialized extent (EXT_INIT_MAX_LEN in ext3_extents.h). */
-#define INIT_EXTENT_MAX (1u << 15)
-
-/* The block before lblk, if mapped and written: new blocks go right after
- * it, and a contiguous range just makes its extent longer. */
-static bool prev_extent(ext2_extent_handle_t h, blk64_t lblk, struct ext2fs_extent *ext)
-{
-	if (lblk == 0 || ext2fs_extent_goto(h, lblk - 1) ||
-	    ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, ext))
-		return false;
-	return (ext->e_flags & EXT2_EXTENT_FLAGS_LEAF) && !(ext->e_flags & EXT2_EXTENT_FLAGS_UNINIT) &&
-	       ext->e_lblk + (blk64_t)ext->e_len == lblk;
 }
 
 /* Map lblk.. to the fresh blocks pblk.. (plen of them). */

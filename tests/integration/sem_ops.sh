@@ -338,6 +338,24 @@ scen_falloc() {
 	sem_t "negative len" EINVAL fallocate "$f" 0 0 -1
 	sem_t "offset past max" EFBIG fallocate "$f" 0 $(((1 << 44) - 4096)) 4096
 	sem_tx "sum" "" "$SEM" sum "$f"
+	# Writes into preallocated (unwritten) blocks: the middle of an
+	# extent, its start, its end and across it, then the whole rest.
+	local p=$M/prealloc
+	: >"$p"
+	sem_t "prealloc 8M" OK fallocate "$p" 0 0 8388608
+	sem_t "write mid-extent" OK fill "$p" 1048576 12288 m
+	sem_t "write at start, unaligned" OK fill "$p" 100 5000 s
+	sem_t "write at the end" OK fill "$p" 8384512 4096 e
+	sem_t "write across written and unwritten" OK fill "$p" 1040000 20000 x
+	# (Not blocks: ext4 zeroes small unwritten pieces instead of splitting
+	# them and may stay within the inode's four extents where we need an
+	# index block.)
+	sem_t "prealloc: size unchanged" "OK size=8388608" stat "$p" size
+	sem_t "zeros before the first write" 'OK 3 \x00\x00s' read "$p" 98 3
+	sem_t "unwritten between reads zeros" 'OK 2 \x00\x00' read "$p" 2097152 2
+	sem_tx "prealloc sum" "" "$SEM" sum "$p"
+	sem_t "fill the rest in order" OK fill "$p" 0 8388608 r
+	sem_tx "prealloc sum after fill" "" "$SEM" sum "$p"
 	mkdir "$M/d"
 	sem_t "fallocate a directory" EISDIR fallocate "$M/d" 0 0 4096
 	sem_remount
