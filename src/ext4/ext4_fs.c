@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ext4_private.h"
+#include "io/cache_io.h"
 
 /* Features we serve read-write.  Anything else is refused rw, and unknown
  * incompat bits are refused even ro (we cannot parse what they change). */
@@ -103,7 +104,7 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 	int flags = EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP;
 	if (!opts->read_only)
 		flags |= EXT2_FLAG_RW;
-	errcode_t err = ext2fs_open2(name, NULL, flags, 0, 0, unixfd_io_manager, &fs);
+	errcode_t err = ext2fs_open2(name, NULL, flags, 0, 0, sm_cache_io_manager, &fs);
 	if (err) {
 		snprintf(open_msg, sizeof(open_msg),
 			 "it is not a valid ext2/ext3/ext4 filesystem (%s); check that this is the right image, or run 'e2fsck' on it",
@@ -111,18 +112,8 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 		*msg = open_msg;
 		return -EINVAL;
 	}
-	/* No block cache in the channel: file data moves between the image
-	 * and FUSE buffers directly (ext4_extent_io.c), and a cached copy of
-	 * a block could go stale behind libext2fs's back.  Metadata reads
-	 * come from the kernel's page cache of the image instead. */
-	err = io_channel_set_options(fs->io, "cache=off");
-	if (err) {
-		snprintf(open_msg, sizeof(open_msg), "cannot turn off the block cache of the image channel (%s)",
-			 error_message(err));
-		*msg = open_msg;
-		ret = -EIO;
-		goto out_close;
-	}
+	/* The channel (src/io/cache_io.c) caches single blocks, write-through;
+	 * file data moves in runs around the cache (ext4_extent_io.c). */
 	struct ext2_super_block *sb = fs->super;
 	ret = check_features(sb, opts->read_only, msg);
 	if (ret)
