@@ -33,9 +33,12 @@ int ext4_dir_lookup(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t le
 	if (f->absent.gen == f->dir_gen && f->absent.dir == dir && f->absent.len == len &&
 	    len <= sizeof(f->absent.name) && !memcmp(f->absent.name, name, len))
 		return -ENOENT;
-	/* An indexed directory answers in a few block reads; the linear scan
-	 * reads every block (seconds per name in a 50k-entry directory). */
-	int ret = ext4_htree_lookup(f, dir, name, len, &found);
+	/* A cached linear directory answers from memory; an indexed one in a
+	 * few block reads; the linear scan reads every block (seconds per name
+	 * in a 50k-entry directory). */
+	int ret = ext4_dircache_lookup(f, dir, name, len, &found);
+	if (ret == EXT4_DC_UNCACHED)
+		ret = ext4_htree_lookup(f, dir, name, len, &found);
 	if (ret == EXT4_HTREE_LINEAR) {
 		errcode_t err = ext2fs_lookup(f->fs, dir, name, (int)len, NULL, &found);
 		ret = ext4_err(err);
@@ -87,6 +90,9 @@ int ext4_dir_add(struct sm_fs *f, ext2_ino_t dir, const char *name, ext2_ino_t i
 			return ret;
 	}
 	f->dir_gen++;
+	ret = ext4_dircache_add(f, dir, name, strlen(name), ino, entry_type(f, mode));
+	if (ret != EXT4_DC_UNCACHED)
+		return ret;
 
 	/* A full linear (or inline) directory grows by a block and we retry.
 	 * For an htree directory ext2fs_link splits leaves itself; "no space"
@@ -105,6 +111,8 @@ int ext4_dir_add(struct sm_fs *f, ext2_ino_t dir, const char *name, ext2_ino_t i
 		if (err)
 			break;
 	}
+	/* What the cache knew of dir (why it refused it) may no longer hold. */
+	ext4_dircache_drop(f, dir);
 	return ext4_err(err);
 }
 
@@ -145,11 +153,26 @@ int ext4_dir_set_entry(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t
 	 * Inline-data directories are iterated (and written back) by
 	 * ext2fs_dir_iterate2 on its own; DIRENT_FLAG_INCLUDE_INLINE_DATA is
 	 * its internal "buffer already filled" flag and must not be passed. */
+	int ret = ext4_dircache_set(f, dir, name, len, old_ino, new_ino, c.type, c.set_type);
+	if (ret != EXT4_DC_UNCACHED)
+		return ret;
 	errcode_t err = ext2fs_dir_iterate2(f->fs, dir, 0, NULL,
 					    set_entry_proc, &c);
+	ext4_dircache_drop(f, dir);
 	if (err)
 		return ext4_err(err);
 	return c.done ? 0 : -ENOENT;
+}
+
+int ext4_dir_remove(struct sm_fs *f, ext2_ino_t dir, const char *name, ext2_ino_t ino)
+{
+	f->dir_gen++;
+	int ret = ext4_dircache_remove(f, dir, name, strlen(name), ino);
+	if (ret != EXT4_DC_UNCACHED)
+		return ret;
+	errcode_t err = ext2fs_unlink(f->fs, dir, name, ino, 0);
+	ext4_dircache_drop(f, dir);
+	return ext4_err(err);
 }
 
 static bool dot_or_dotdot(const struct ext2_dir_entry *d)

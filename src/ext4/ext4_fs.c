@@ -239,6 +239,7 @@ int sm_fs_close(struct sm_fs *f)
 	errcode_t err = ext2fs_close2(fs, 0);
 	if (err && !ret)
 		ret = ext4_err(err);
+	ext4_dircache_free(f);
 	for (unsigned i = 0; i < EXT4_OPEN_BUCKETS; i++) {
 		struct ext4_open_inode *o = f->open_inodes[i], *next;
 		for (; o; o = next) {

@@ -164,8 +164,7 @@ static int store_acl(struct sm_fs *f, ext2_ino_t parent, const char *name, ext2_
 	int ret = ext4_acl_store(f, ino, acl);
 	if (!ret)
 		return ext4_read_inode(f, ino, inode);
-	f->dir_gen++;
-	if (ext2fs_unlink(f->fs, parent, name, ino, 0) == 0) {
+	if (ext4_dir_remove(f, parent, name, ino) == 0) {
 		struct ext2_inode_large dead;
 		memset(&dead, 0, sizeof(dead));
 		if (ext2fs_read_inode_full(f->fs, ino, (struct ext2_inode *)&dead,
@@ -507,6 +506,8 @@ int sm_mkdir(struct sm_fs *f, uint64_t parent_, const char *name, uint32_t mode,
 		if (!err)
 			err = ext2fs_mkdir(f->fs, parent, 0, name);
 	}
+	/* libext2fs added the entry behind the directory cache's back. */
+	ext4_dircache_drop(f, parent);
 	if (err) {
 		ret = ext4_err(err);
 		goto out;
@@ -573,6 +574,8 @@ int sm_symlink(struct sm_fs *f, uint64_t parent_, const char *name, const char *
 		if (!err)
 			err = ext2fs_symlink(f->fs, parent, 0, name, target);
 	}
+	/* libext2fs added the entry behind the directory cache's back. */
+	ext4_dircache_drop(f, parent);
 	if (err) {
 		ret = ext4_err(err);
 		goto out;
@@ -683,10 +686,12 @@ static int remove_entry(struct sm_fs *f, ext2_ino_t parent, const char *name, si
 		if (ret == 0)
 			return -ENOTEMPTY;
 	}
-	f->dir_gen++;
-	errcode_t err = ext2fs_unlink(f->fs, parent, name, ino, 0);
-	if (err)
-		return ext4_err(err);
+	ret = ext4_dir_remove(f, parent, name, ino);
+	if (ret)
+		return ret;
+	/* A removed directory's cache must not outlive its inode. */
+	if (want_dir)
+		ext4_dircache_drop(f, ino);
 	*out_ino = ino;
 	return 0;
 }

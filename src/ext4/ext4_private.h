@@ -53,6 +53,12 @@ struct sm_fs {
 		char name[EXT2_NAME_LEN];
 	} absent;
 	struct ext4_open_inode *open_inodes[EXT4_OPEN_BUCKETS];
+	/* Names of linear directories (ext4_dircache.c); NULL until first use. */
+	struct ext4_dircache *dircache;
+	/* Tests: measure the uncached path; lower the caps (0: defaults) to
+	 * exercise eviction.  Caps are read when the cache is first used. */
+	bool dircache_off;
+	size_t dircache_max_names, dircache_max_dirs;
 };
 
 /* File handles of regular files carry open flags the backend needs later. */
@@ -181,6 +187,39 @@ int ext4_read_child(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *in
 int ext4_dir_nlink_check(const struct sm_fs *f, const struct ext2_inode_large *dir);
 /* Entries of dir changed: mtime/ctime now, links +1/-1 for a subdirectory. */
 int ext4_dir_changed(struct sm_fs *f, ext2_ino_t dir, int nlink);
+
+/* Remove the entry `name` (naming ino, or anything if 0) from dir. */
+int ext4_dir_remove(struct sm_fs *f, ext2_ino_t dir, const char *name, ext2_ino_t ino);
+
+/* In-memory index of linear directories (ext4_dircache.c): name -> (inode,
+ * block) and each block's largest free slot, built by one scan on first use,
+ * so that lookup, add and remove touch one block instead of all of them.
+ * Only plain block directories are cached (not inline-data, not indexed);
+ * one that cannot be trusted (any malformed entry, a hole, duplicates) is
+ * not cached and the callers keep using libext2fs.  The functions below
+ * return EXT4_DC_UNCACHED when dir is not cached: the caller takes the
+ * libext2fs path and must then call ext4_dircache_drop(dir). */
+#define EXT4_DC_UNCACHED 1
+/* 0 with *ino set, -ENOENT, or EXT4_DC_UNCACHED. */
+int ext4_dircache_lookup(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t len,
+			 ext2_ino_t *ino);
+/* Insert an entry (the caller checked it is absent), growing dir by a block
+ * if no block has room.  `type` is the EXT2_FT_ value (0 without filetype). */
+int ext4_dircache_add(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t len,
+		      ext2_ino_t ino, int type);
+/* Remove `name` (naming ino, or anything if ino is 0). */
+int ext4_dircache_remove(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t len,
+			 ext2_ino_t ino);
+/* Point `name` (naming old_ino, or anything if 0) at new_ino; the type byte
+ * is rewritten when set_type. */
+int ext4_dircache_set(struct sm_fs *f, ext2_ino_t dir, const char *name, size_t len,
+		      ext2_ino_t old_ino, ext2_ino_t new_ino, int type, bool set_type);
+/* Forget dir: its entries changed behind the cache's back, or it is gone. */
+void ext4_dircache_drop(struct sm_fs *f, ext2_ino_t dir);
+/* Free everything (unmount). */
+void ext4_dircache_free(struct sm_fs *f);
+/* Directories cached (refused ones not counted) and names held: for tests. */
+void ext4_dircache_stats(const struct sm_fs *f, size_t *dirs, size_t *names);
 
 /* Writes are refused on ro mounts and on immutable / append-only inodes. */
 static inline int ext4_check_rw(const struct sm_fs *f)

@@ -62,6 +62,9 @@ static int drop_target(struct sm_fs *f, struct rename_op *op)
 	else
 		inode.i_links_count--;
 	ext4_touch(&inode, false);
+	/* A replaced directory's cache must not outlive its inode. */
+	if (op->ddir)
+		ext4_dircache_drop(f, op->dst);
 	if (inode.i_links_count == 0)
 		return ext4_drop_inode(f, op->dst, &inode);
 	return ext4_write_inode(f, op->dst, &inode);
@@ -100,16 +103,15 @@ static int do_move(struct sm_fs *f, struct rename_op *op)
 		ret = ext4_dir_add(f, op->newparent, op->newname, op->src, op->sinode.i_mode);
 	if (ret)
 		return ret;
-	f->dir_gen++;
-	errcode_t err = ext2fs_unlink(f->fs, op->parent, op->name, op->src, 0);
-	if (err) {
+	ret = ext4_dir_remove(f, op->parent, op->name, op->src);
+	if (ret) {
 		/* Put the target back as it was rather than leave two names. */
 		if (op->exists)
 			(void)ext4_dir_set_entry(f, op->newparent, op->newname, op->newlen,
 						 op->src, op->dst, op->dinode.i_mode);
 		else
-			(void)ext2fs_unlink(f->fs, op->newparent, op->newname, op->src, 0);
-		return ext4_err(err);
+			(void)ext4_dir_remove(f, op->newparent, op->newname, op->src);
+		return ret;
 	}
 
 	int dp = 0, dnp = 0;
