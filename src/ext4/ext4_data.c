@@ -545,8 +545,6 @@ static ssize_t read_blocks(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_la
 	size_t done = 0;
 	errcode_t err;
 
-	if (ext4_is_extents(inode))
-		return ext4_read_extents(f, ino, inode, buf, len, off);
 	err = ext2fs_file_open2(f->fs, ino, (struct ext2_inode *)inode, 0, &file);
 	if (err)
 		return ext4_err(err);
@@ -569,8 +567,15 @@ static ssize_t read_blocks(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_la
 ssize_t sm_read(struct sm_fs *f, uint64_t ino, uint64_t fh, void *buf, size_t size, uint64_t off)
 {
 	struct ext2_inode_large inode;
+	struct ext4_read_plan *plan = NULL;
+	size_t len = 0;
 	ssize_t ret;
 
+	/* Extent files are read in two steps: their runs are mapped under
+	 * fs->lock, the data is read after it, so reads of files proceed in
+	 * parallel with each other and with metadata requests.  The data
+	 * lock keeps those blocks from being freed or remapped meanwhile. */
+	EXT4_DATA_RDLOCK(f, ino);
 	EXT4_LOCK(f);
 	ret = ext4_read_regular(f, (ext2_ino_t)ino, &inode);
 	if (ret)
@@ -580,9 +585,11 @@ ssize_t sm_read(struct sm_fs *f, uint64_t ino, uint64_t fh, void *buf, size_t si
 	if (size == 0)
 		goto out_unlock;
 	if (off < isize) {
-		size_t len = isize - off < size ? (size_t)(isize - off) : size;
+		len = isize - off < size ? (size_t)(isize - off) : size;
 		if (ext4_is_inline(&inode))
 			ret = read_inline(f, (ext2_ino_t)ino, &inode, buf, len, off);
+		else if (ext4_is_extents(&inode))
+			ret = ext4_plan_read(f, (ext2_ino_t)ino, &inode, len, off, &plan);
 		else
 			ret = read_blocks(f, (ext2_ino_t)ino, &inode, buf, len, off);
 	}
@@ -590,6 +597,11 @@ ssize_t sm_read(struct sm_fs *f, uint64_t ino, uint64_t fh, void *buf, size_t si
 		(void)ext4_touch_atime(f, (ext2_ino_t)ino);
 out_unlock:
 	EXT4_UNLOCK(f);
+	if (plan) {
+		ret = ext4_run_read_plan(f, plan, buf, len, off);
+		ext4_free_read_plan(plan);
+	}
+	EXT4_DATA_UNLOCK(f, ino);
 	return ret;
 }
 
@@ -802,11 +814,14 @@ ssize_t sm_write(struct sm_fs *f, uint64_t ino, uint64_t fh, const void *buf, si
 	ssize_t ret;
 
 	(void)fh;
+	/* Allocation and unwritten-block conversion remap the file. */
+	EXT4_DATA_WRLOCK(f, ino);
 	EXT4_LOCK(f);
 	ret = ext4_check_ino(f, ino);
 	if (!ret)
 		ret = do_write(f, (ext2_ino_t)ino, buf, size, off);
 	EXT4_UNLOCK(f);
+	EXT4_DATA_UNLOCK(f, ino);
 	return ret;
 }
 

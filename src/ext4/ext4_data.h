@@ -23,11 +23,17 @@ int ext4_convert_inline(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large
 int ext4_zero_in_block(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 		       blk64_t lblk, unsigned from, unsigned to);
 
-/* Extent files (ext4_extent_io.c): whole runs of blocks per call.  Read
- * returns len or -errno (the caller bounds len by i_size); write sets
- * *done to the bytes written (short on ENOSPC) and writes the inode. */
-ssize_t ext4_read_extents(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
-			  char *buf, size_t len, uint64_t off);
+/* Extent files (ext4_extent_io.c): whole runs of blocks per call.
+ * A read is planned under fs->lock (the runs of [off, off + len), len
+ * bounded by i_size) and run after it, under the inode's data lock only.
+ * Write sets *done to the bytes written (short on ENOSPC) and writes the
+ * inode. */
+struct ext4_read_plan;
+int ext4_plan_read(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode, size_t len,
+		   uint64_t off, struct ext4_read_plan **out);
+ssize_t ext4_run_read_plan(struct sm_fs *f, const struct ext4_read_plan *p, char *buf, size_t len,
+			   uint64_t off);
+void ext4_free_read_plan(struct ext4_read_plan *p);
 int ext4_write_extents(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 		       const char *data, size_t size, uint64_t off, size_t *done);
 

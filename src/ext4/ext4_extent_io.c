@@ -12,8 +12,10 @@
  * Every mapping comes from the image: runs must lie inside the
  * filesystem, and the walk must advance, or the request fails with
  * EUCLEAN. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ext4/ext4_data.h"
 #include "ext4/ext4_private.h"
@@ -138,59 +140,79 @@ static int write_run(ext2_filsys fs, blk64_t pblk, blk64_t n, const void *buf)
 	return ext4_err(io_channel_write_blk64(fs->io, pblk, (int)n, buf));
 }
 
-/* Bytes [from, to) of block lblk, which maps to pblk or is a hole. */
-static int read_partial(ext2_filsys fs, blk64_t pblk, char *bounce, unsigned from, unsigned to,
-			char *out)
+/* The runs of a read, mapped under fs->lock and performed after it. */
+struct ext4_read_plan {
+	struct run_list rl;
+	uint64_t bs;
+};
+
+int ext4_plan_read(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode, size_t len,
+		   uint64_t off, struct ext4_read_plan **out)
 {
-	if (!pblk) {
-		memset(out, 0, to - from);
-		return 0;
+	struct ext4_read_plan *p = calloc(1, sizeof(*p));
+	uint64_t bs = f->fs->blocksize;
+	if (!p)
+		return -ENOMEM;
+	p->bs = bs;
+	blk64_t first = off / bs, last = (off + len - 1) / bs;
+	int ret = map_runs(f, ino, inode, first, last - first + 1, &p->rl);
+	if (ret) {
+		ext4_free_read_plan(p);
+		return ret;
 	}
-	int ret = read_run(fs, pblk, 1, bounce);
-	if (!ret)
-		memcpy(out, bounce + from, to - from);
-	return ret;
+	*out = p;
+	return 0;
 }
 
-ssize_t ext4_read_extents(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
-			  char *buf, size_t len, uint64_t off)
+void ext4_free_read_plan(struct ext4_read_plan *p)
 {
-	ext2_filsys fs = f->fs;
-	uint64_t bs = fs->blocksize;
-	struct run_list rl = { 0 };
-	char *bounce = NULL;
-	blk64_t first = off / bs, last = (off + len - 1) / bs;
-	int ret = map_runs(f, ino, inode, first, last - first + 1, &rl);
+	if (p)
+		free(p->rl.v);
+	free(p);
+}
 
-	if (!ret && !(bounce = malloc(bs)))
-		ret = -ENOMEM;
-	for (size_t i = 0; i < rl.n && !ret; i++) {
-		struct ext4_run *r = &rl.v[i];
-		blk64_t pblk = r->uninit ? 0 : r->pblk;
-		for (blk64_t b = 0; b < r->len && !ret;) {
-			blk64_t lblk = r->lblk + b;
-			uint64_t bstart = lblk * bs;
-			unsigned from = bstart < off ? (unsigned)(off - bstart) : 0;
-			unsigned to = bstart + bs > off + len ? (unsigned)(off + len - bstart) : (unsigned)bs;
-			char *out = buf + (bstart + from - off);
-			if (from || to != bs) {
-				ret = read_partial(fs, pblk ? pblk + b : 0, bounce, from, to, out);
-				b++;
-				continue;
-			}
-			/* Whole blocks up to the run's end or the last partial one. */
-			blk64_t n = r->len - b;
-			if (lblk + n - 1 == last && (off + len) % bs)
-				n--;
-			if (pblk)
-				ret = read_run(fs, pblk + b, n, out);
-			else
-				memset(out, 0, n * bs);
-			b += n;
-		}
+static int pread_full(int fd, char *buf, size_t n, uint64_t pos)
+{
+	while (n) {
+		ssize_t r = pread(fd, buf, n, (off_t)pos);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO;   /* the image ends inside the filesystem */
+		buf += r;
+		n -= (size_t)r;
+		pos += (uint64_t)r;
 	}
-	free(bounce);
-	free(rl.v);
+	return 0;
+}
+
+/* Without fs->lock: the caller holds the inode's data lock, so the mapping
+ * cannot change, and reads the image descriptor directly (pread is safe
+ * from several threads; libext2fs's channel is not). */
+ssize_t ext4_run_read_plan(struct sm_fs *f, const struct ext4_read_plan *p, char *buf, size_t len,
+			   uint64_t off)
+{
+	uint64_t bs = p->bs;
+	int ret = 0;
+	for (size_t i = 0; i < p->rl.n && !ret; i++) {
+		const struct ext4_run *r = &p->rl.v[i];
+		/* The part of this run inside [off, off + len). */
+		uint64_t start = r->lblk * bs, end = (r->lblk + r->len) * bs;
+		if (start < off)
+			start = off;
+		if (end > off + len)
+			end = off + len;
+		if (start >= end)
+			continue;
+		char *out = buf + (start - off);
+		if (!r->pblk || r->uninit)
+			memset(out, 0, end - start);
+		else
+			ret = pread_full(f->image_fd, out, end - start,
+					 r->pblk * bs + (start - r->lblk * bs));
+	}
 	return ret ? ret : (ssize_t)len;
 }
 

@@ -142,6 +142,8 @@ int sm_fallocate(struct sm_fs *f, uint64_t ino, int mode, uint64_t off, uint64_t
 	if (len == 0 || off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX)
 		return -EINVAL;
 
+	/* Punch and zero-range free blocks a reader may be reading. */
+	EXT4_DATA_WRLOCK(f, ino);
 	EXT4_LOCK(f);
 	ret = ext4_check_rw(f);
 	if (ret)
@@ -194,6 +196,7 @@ int sm_fallocate(struct sm_fs *f, uint64_t ino, int mode, uint64_t off, uint64_t
 		ret = falloc_alloc(f, (ext2_ino_t)ino, &inode, off, len, keep);
 out_unlock:
 	EXT4_UNLOCK(f);
+	EXT4_DATA_UNLOCK(f, ino);
 	return ret;
 }
 

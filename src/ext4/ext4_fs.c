@@ -146,7 +146,15 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 	f->read_only = opts->read_only;
 	f->atime = opts->atime;
 	f->image_name = opts->image_name;
+	f->image_fd = opts->image_fd;
 	pthread_mutex_init(&f->lock, NULL);
+	/* Writers first: a stream of reads must not starve a truncate. */
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	for (unsigned i = 0; i < EXT4_DATA_LOCKS; i++)
+		pthread_rwlock_init(&f->data_lock[i], &ra);
+	pthread_rwlockattr_destroy(&ra);
 
 	if (ext2fs_has_feature_journal_needs_recovery(sb)) {
 		if (!opts->read_only) {
@@ -213,6 +221,8 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 	return 0;
 
 out_free:
+	for (unsigned i = 0; i < EXT4_DATA_LOCKS; i++)
+		pthread_rwlock_destroy(&f->data_lock[i]);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 out_close:
@@ -248,6 +258,8 @@ int sm_fs_close(struct sm_fs *f)
 		}
 	}
 	EXT4_UNLOCK(f);
+	for (unsigned i = 0; i < EXT4_DATA_LOCKS; i++)
+		pthread_rwlock_destroy(&f->data_lock[i]);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 	return ret;

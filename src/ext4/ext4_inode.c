@@ -40,6 +40,10 @@ int sm_setattr(struct sm_fs *f, uint64_t ino_, const struct sm_caller *who,
 	int ret;
 	(void)who;  /* the kernel checked ownership; nothing here depends on the caller */
 
+	/* A size change frees or moves blocks a reader may be reading. */
+	bool sized = valid & SM_SET_SIZE;
+	if (sized)
+		EXT4_DATA_WRLOCK(f, ino);
 	EXT4_LOCK(f);
 	ret = ext4_read_inode(f, ino, &inode);
 	if (ret)
@@ -139,6 +143,8 @@ fill:
 	ext4_fill_attr(f, ino, &inode, out);
 out:
 	EXT4_UNLOCK(f);
+	if (sized)
+		EXT4_DATA_UNLOCK(f, ino);
 	return ret;
 }
 
@@ -191,6 +197,10 @@ static int do_open(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *ino
 int sm_open(struct sm_fs *f, uint64_t ino, int flags, uint64_t *fh)
 {
 	struct ext2_inode_large inode;
+	/* O_TRUNC frees the blocks other openers may be reading. */
+	bool trunc = flags & O_TRUNC;
+	if (trunc)
+		EXT4_DATA_WRLOCK(f, ino);
 	EXT4_LOCK(f);
 	int ret = ext4_read_inode(f, (ext2_ino_t)ino, &inode);
 	if (!ret)
@@ -198,6 +208,8 @@ int sm_open(struct sm_fs *f, uint64_t ino, int flags, uint64_t *fh)
 	if (!ret)
 		*fh = ext4_fh_from_flags(flags);
 	EXT4_UNLOCK(f);
+	if (trunc)
+		EXT4_DATA_UNLOCK(f, ino);
 	return ret;
 }
 
@@ -208,6 +220,8 @@ int sm_release(struct sm_fs *f, uint64_t ino_, uint64_t fh)
 	int ret = 0;
 	(void)fh;
 
+	/* The last release frees an unlinked inode's blocks. */
+	EXT4_DATA_WRLOCK(f, ino);
 	EXT4_LOCK(f);
 	if (ext4_check_ino(f, ino) || ext4_open_count(f, ino) == 0) {
 		ret = -EBADF;
@@ -229,6 +243,7 @@ int sm_release(struct sm_fs *f, uint64_t ino_, uint64_t fh)
 		ret = ext4_free_inode(f, ino, &inode);
 out:
 	EXT4_UNLOCK(f);
+	EXT4_DATA_UNLOCK(f, ino);
 	return ret;
 }
 

@@ -33,9 +33,16 @@ struct ext4_open_inode {
 
 #define EXT4_OPEN_BUCKETS 1024u
 
+/* File data is read outside fs->lock (see sm_read); these per-inode
+ * (striped) locks keep the blocks being read from being freed or remapped
+ * meanwhile.  Order: a data lock, then fs->lock, never the other way. */
+#define EXT4_DATA_LOCKS 64u
+
 struct sm_fs {
 	ext2_filsys fs;
 	pthread_mutex_t lock;
+	pthread_rwlock_t data_lock[EXT4_DATA_LOCKS];
+	int image_fd;
 	bool read_only;
 	enum sm_atime_policy atime;
 	const char *warning;
@@ -67,6 +74,10 @@ static inline uint64_t ext4_fh_from_flags(int flags)
 {
 	return (flags & O_NOATIME) ? EXT4_FH_NOATIME : 0;
 }
+
+#define EXT4_DATA_RDLOCK(f, ino) pthread_rwlock_rdlock(&(f)->data_lock[(ino) % EXT4_DATA_LOCKS])
+#define EXT4_DATA_WRLOCK(f, ino) pthread_rwlock_wrlock(&(f)->data_lock[(ino) % EXT4_DATA_LOCKS])
+#define EXT4_DATA_UNLOCK(f, ino) pthread_rwlock_unlock(&(f)->data_lock[(ino) % EXT4_DATA_LOCKS])
 
 #define EXT4_LOCK(f)   pthread_mutex_lock(&(f)->lock)
 #define EXT4_UNLOCK(f) pthread_mutex_unlock(&(f)->lock)
