@@ -82,6 +82,7 @@ struct sm_open_opts {
 	int image_fd;            /* already open, locked, O_RDWR or O_RDONLY */
 	int read_only;
 	enum sm_atime_policy atime;
+	uint64_t cache_bytes;    /* metadata block cache; 0 = none (ext4 backend) */
 };
 
 struct sm_statfs {

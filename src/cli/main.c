@@ -225,6 +225,7 @@ static int do_mount(const struct sm_options *o)
 		.size = sizeof(req),
 		.atime = (uint32_t)o->atime,
 		.memlimit = o->memlimit,
+		.cache = o->cache,
 	};
 	if (owner_mapping(o, &req))
 		return SM_EXIT_USAGE;

@@ -31,6 +31,8 @@ void sm_print_usage(void)
 	       "                   always shows their own ids)\n"
 	       "  -o memlimit=SIZE the server's address-space cap, e.g. 512M, 2G; 0 = none\n"
 	       "                   (default 1G)\n"
+	       "  -o cache=SIZE    the server's metadata block cache, e.g. 64M; 0 = none\n"
+	       "                   (default 16M; at most a quarter of memlimit)\n"
 	       "  -f               stay in the foreground\n"
 	       "  -d               debug: log every FUSE request (implies -f)\n"
 	       "  -u MOUNTPOINT    unmount; returns once the image is written back\n"
@@ -128,6 +130,13 @@ static int set_option(struct sm_options *o, const char *opt)
 			o->set_uid = true;
 		else
 			o->set_gid = true;
+	} else if (!strncmp(opt, "cache=", 6)) {
+		uint64_t v;
+		if (parse_size(opt + 6, &v) || v > (4ULL << 30)) {
+			fprintf(stderr, "safemount: option '%s' needs a size up to 4G, e.g. cache=64M (0 for none)\n", opt);
+			return -1;
+		}
+		o->cache = v;
 	} else if (!strncmp(opt, "memlimit=", 9)) {
 		uint64_t v;
 		if (parse_size(opt + 9, &v) || (v && v < (64u << 20))) {
@@ -179,6 +188,7 @@ int sm_parse_args(int argc, char **argv, struct sm_options *o)
 	o->mode = SM_MODE_MOUNT;
 	o->atime = SM_ATIME_RELATIME;
 	o->memlimit = SM_DEFAULT_MEMLIMIT;
+	o->cache = SM_DEFAULT_CACHE;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:fduhVsn", longopts, NULL)) != -1 || optind < argc) {
 		if (c == -1) {

@@ -7,6 +7,8 @@
 
 /* The server's address-space cap unless -o memlimit= says otherwise. */
 #define SM_DEFAULT_MEMLIMIT (1ULL << 30)
+/* The server's metadata block cache unless -o cache= says otherwise. */
+#define SM_DEFAULT_CACHE (16ULL << 20)
 
 #include "safemount/backend.h"
 
@@ -32,6 +34,7 @@ struct sm_options {
 	bool set_uid, set_gid;    /* uid=, gid= given */
 	uint32_t uid, gid;
 	uint64_t memlimit;        /* the server's RLIMIT_AS; 0 = none */
+	uint64_t cache;           /* the server's block cache in bytes; 0 = none */
 	bool foreground;
 	bool debug;
 	enum sm_atime_policy atime;

@@ -104,6 +104,9 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 	int flags = EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP;
 	if (!opts->read_only)
 		flags |= EXT2_FLAG_RW;
+	/* Counted in 4 KiB blocks: smaller filesystem blocks get a
+	 * proportionally smaller cache. */
+	sm_cache_io_set_blocks((unsigned)(opts->cache_bytes / 4096));
 	errcode_t err = ext2fs_open2(name, NULL, flags, 0, 0, sm_cache_io_manager, &fs);
 	if (err) {
 		snprintf(open_msg, sizeof(open_msg),

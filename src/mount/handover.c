@@ -103,7 +103,8 @@ int sm_ho_recv_request(int sock, struct sm_ho_request *req, int *image_fd, int *
 	if (n != (ssize_t)sizeof(*req) || (msg.msg_flags & MSG_TRUNC) ||
 	    req->magic != SM_HANDOVER_MAGIC || req->version != SM_HANDOVER_VERSION ||
 	    req->size != sizeof(*req) || (req->flags & ~SM_HO_KNOWN_FLAGS) || req->reserved ||
-	    req->atime > 2 || !terminated(req->image_name, sizeof(req->image_name))) {
+	    req->atime > 2 || req->cache > (4ULL << 30) ||
+	    !terminated(req->image_name, sizeof(req->image_name))) {
 		close(fds[0]);
 		close(fds[1]);
 		return -EPROTO;

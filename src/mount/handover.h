@@ -32,6 +32,7 @@ struct sm_ho_request {
 	uint32_t sandbox_uid, sandbox_gid;/* ids a root-started server drops to */
 	uint32_t reserved;                /* 0 */
 	uint64_t memlimit;                /* RLIMIT_AS, 0 = none */
+	uint64_t cache;                   /* block cache bytes, 0 = none */
 	char image_name[4096];            /* for messages only */
 };
 

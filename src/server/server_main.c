@@ -158,7 +158,14 @@ int sm_server_main(void)
 	if (rep.note[0])
 		sm_log(LOG_WARNING, "sandbox: %s", rep.note);
 
+	/* The cache must fit the address-space cap with room for the rest:
+	 * at most a quarter of it. */
+	uint64_t cache = req.cache;
+	if (req.memlimit && cache > req.memlimit / 4)
+		cache = req.memlimit / 4;
+
 	struct sm_open_opts oo = {
+		.cache_bytes = cache,
 		.image_name = req.image_name,
 		.image_fd = image_fd,
 		.read_only = so.read_only,

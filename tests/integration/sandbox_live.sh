@@ -142,6 +142,14 @@ pid=$(sm_server_pid "$T/a.img") || sm_fail "cannot find the server"
 [ "$(as_limit "$pid")" = "$want" ] || sm_fail "memlimit=256M gave RLIMIT_AS $(as_limit "$pid"), want $want"
 ls -R "$M" >/dev/null || sm_fail "memlimit=256M: the mount does not serve"
 sm_umount "$M"
+# The block cache: none, or larger than the default; too large is refused.
+for c in 0 64M; do
+	sm_mount "$T/a.img" "$M" -o ro,cache=$c
+	ls -R "$M" >/dev/null || sm_fail "cache=$c: the mount does not serve"
+	sm_umount "$M"
+done
+"$SAFEMOUNT" -o cache=5G "$T/a.img" "$M" 2>"$T/err" && sm_fail "cache=5G was accepted"
+grep -q "up to 4G" "$T/err" || sm_fail "cache=5G: unclear refusal: $(cat "$T/err")"
 "$SAFEMOUNT" -o memlimit=1M "$T/a.img" "$M" 2>"$T/err" && sm_fail "memlimit=1M was accepted"
 grep -q "at least 64M" "$T/err" || sm_fail "memlimit=1M: unclear refusal: $(cat "$T/err")"
 

@@ -81,7 +81,7 @@ static bool img_open(struct img *im, bool ro)
 {
 	const char *msg = NULL;
 	struct sm_open_opts o = { .image_name = im->path, .read_only = ro,
-				  .atime = SM_ATIME_RELATIME };
+				  .atime = SM_ATIME_RELATIME, .cache_bytes = 16u << 20 };
 	im->fd = open(im->path, ro ? O_RDONLY : O_RDWR);
 	if (im->fd < 0)
 		return false;

@@ -134,6 +134,9 @@ static void test_requests(void)
 	bad.atime = 7;
 	refused("an atime policy out of range", &bad, sizeof(bad), 2);
 	bad = good_request();
+	bad.cache = 5ULL << 30;
+	refused("a cache larger than 4 GiB", &bad, sizeof(bad), 2);
+	bad = good_request();
 	memset(bad.image_name, 'x', sizeof(bad.image_name));
 	refused("an image name without its NUL", &bad, sizeof(bad), 2);
 }

@@ -60,7 +60,8 @@ static bool make_image(const char *mkfs, char *img, size_t size, const char *wha
 
 static struct sm_fs *open_fs(const char *img, int ro, int *fd_out)
 {
-	struct sm_open_opts o = { .image_name = img, .read_only = ro, .atime = SM_ATIME_RELATIME };
+	struct sm_open_opts o = { .image_name = img, .read_only = ro, .atime = SM_ATIME_RELATIME,
+				  .cache_bytes = 16u << 20 };
 	const char *msg = NULL;
 	struct sm_fs *fs = NULL;
 	o.image_fd = open(img, ro ? O_RDONLY : O_RDWR);
