@@ -23,6 +23,24 @@ int ext4_convert_inline(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large
 int ext4_zero_in_block(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 		       blk64_t lblk, unsigned from, unsigned to);
 
+/* The leaf extents of a file in order, from the one holding (or nearest
+ * to) lblk: ext4_leaf_next returns 1 with the next leaf extent, 0 after
+ * the last, -errno on error, -EUCLEAN after max_steps (a looping tree).
+ * Skips index entries, empty extents and the replay of a leaf that
+ * libext2fs's goto causes. */
+struct ext4_leaf_walk {
+	ext2_extent_handle_t h;
+	struct ext2fs_extent cur;
+	errcode_t err;
+	blk64_t last_start;
+	bool first;
+	uint64_t steps, max_steps;
+};
+int ext4_leaf_walk_start(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
+			 blk64_t lblk, uint64_t max_steps, struct ext4_leaf_walk *w);
+int ext4_leaf_next(struct ext4_leaf_walk *w, struct ext2fs_extent *ext);
+void ext4_leaf_walk_end(struct ext4_leaf_walk *w);
+
 /* Extent files (ext4_extent_io.c): whole runs of blocks per call.
  * A read is planned under fs->lock (the runs of [off, off + len), len
  * bounded by i_size) and run after it, under the inode's data lock only.

@@ -55,54 +55,81 @@ static bool run_in_fs(ext2_filsys fs, blk64_t pblk, blk64_t len)
 }
 
 /* Walk limit for one mapping: the extents of the range, plus one replayed
- * leaf (see map_runs), plus slack; more means the tree loops. */
+ * leaf (see ext4_leaf_next), plus slack; more means the tree loops. */
 #define RUN_MAX_STEPS(fs, count) ((count) + 2 * ((fs)->blocksize / 12) + 64)
 
-/* Map [start, start + count) of an extent file into runs, walking the
- * leaves forward from the one ext2fs_extent_goto() lands on (the extent
- * holding start, or the nearest before it, or after if none is). */
-static int map_runs(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode, blk64_t start,
-		    blk64_t count, struct run_list *rl)
+int ext4_leaf_walk_start(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
+			 blk64_t lblk, uint64_t max_steps, struct ext4_leaf_walk *w)
 {
-	ext2_filsys fs = f->fs;
-	ext2_extent_handle_t h;
-	struct ext2fs_extent ext;
-	blk64_t l = start, end = start + count, last_start = 0;
-	bool first = true;
-	int ret = 0;
-	errcode_t err = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)inode, &h);
-
-	rl->n = 0;
+	errcode_t err = ext2fs_extent_open2(f->fs, ino, (struct ext2_inode *)inode, &w->h);
 	if (err)
 		return ext4_err(err);
-	(void)ext2fs_extent_goto(h, start);
-	err = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ext);
-	for (blk64_t steps = 0; l < end; steps++) {
-		if (err == EXT2_ET_NO_CURRENT_NODE || err == EXT2_ET_EXTENT_NO_NEXT) {
-			ret = push_run(rl, l, 0, end - l, false);
-			break;
-		}
-		if (err) {
-			ret = ext4_err(err);
-			break;
-		}
-		if (steps > RUN_MAX_STEPS(fs, count)) {
-			ret = -EUCLEAN;
-			break;
-		}
-		if (!(ext.e_flags & EXT2_EXTENT_FLAGS_LEAF) || ext.e_len == 0)
-			goto next;
+	w->last_start = 0;
+	w->first = true;
+	w->steps = 0;
+	w->max_steps = max_steps;
+	/* goto leaves the handle on the extent holding lblk, or the nearest
+	 * one before (or after, if none is before); its error only says lblk
+	 * is in a hole. */
+	(void)ext2fs_extent_goto(w->h, lblk);
+	w->err = ext2fs_extent_get(w->h, EXT2_EXTENT_CURRENT, &w->cur);
+	return 0;
+}
+
+int ext4_leaf_next(struct ext4_leaf_walk *w, struct ext2fs_extent *ext)
+{
+	for (;; w->steps++) {
+		errcode_t err = w->err;
+		*ext = w->cur;
+		if (err == EXT2_ET_NO_CURRENT_NODE || err == EXT2_ET_EXTENT_NO_NEXT)
+			return 0;
+		if (err)
+			return ext4_err(err);
+		if (w->steps >= w->max_steps)
+			return -EUCLEAN;
+		w->err = ext2fs_extent_get(w->h, EXT2_EXTENT_NEXT_LEAF, &w->cur);
+		if (!(ext->e_flags & EXT2_EXTENT_FLAGS_LEAF) || ext->e_len == 0)
+			continue;
 		/* ext2fs_extent_goto() descends without marking the index
 		 * entries visited, so the first NEXT_LEAF after it replays the
 		 * current leaf from its start: skip what was seen (the step
 		 * bound stops a tree that really goes backwards). */
-		if (!first && ext.e_lblk <= last_start)
-			goto next;
-		first = false;
-		last_start = ext.e_lblk;
+		if (!w->first && ext->e_lblk <= w->last_start)
+			continue;
+		w->first = false;
+		w->last_start = ext->e_lblk;
+		w->steps++;
+		return 1;
+	}
+}
+
+void ext4_leaf_walk_end(struct ext4_leaf_walk *w)
+{
+	ext2fs_extent_free(w->h);
+}
+
+/* Map [start, start + count) of an extent file into runs. */
+static int map_runs(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode, blk64_t start,
+		    blk64_t count, struct run_list *rl)
+{
+	ext2_filsys fs = f->fs;
+	struct ext4_leaf_walk w;
+	struct ext2fs_extent ext;
+	blk64_t l = start, end = start + count;
+	int ret = ext4_leaf_walk_start(f, ino, inode, start, RUN_MAX_STEPS(fs, count) + 1, &w);
+
+	rl->n = 0;
+	if (ret)
+		return ret;
+	while (l < end) {
+		int got = ext4_leaf_next(&w, &ext);
+		if (got <= 0) {
+			ret = got ? got : push_run(rl, l, 0, end - l, false);
+			break;
+		}
 		blk64_t ext_end = ext.e_lblk + (blk64_t)ext.e_len;
 		if (ext_end <= l)
-			goto next;
+			continue;
 		if (ext.e_lblk >= end) {
 			ret = push_run(rl, l, 0, end - l, false);
 			break;
@@ -123,10 +150,8 @@ static int map_runs(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *in
 		if (ret)
 			break;
 		l += len;
-next:
-		err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_LEAF, &ext);
 	}
-	ext2fs_extent_free(h);
+	ext4_leaf_walk_end(&w);
 	return ret;
 }
 

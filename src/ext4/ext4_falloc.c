@@ -209,48 +209,24 @@ out_unlock:
 static int seek_extents(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 			blk64_t lblk, bool want_data, blk64_t *res)
 {
-	ext2_extent_handle_t h;
+	struct ext4_leaf_walk w;
 	struct ext2fs_extent ext;
 	blk64_t pos = lblk;
-	uint64_t last_start = 0;
-	bool first = true;
-	errcode_t err;
-	int ret = 0;
+	int ret = ext4_leaf_walk_start(f, ino, inode, lblk, DATA_MAX_SEEK_STEPS, &w);
 
-	err = ext2fs_extent_open2(f->fs, ino, (struct ext2_inode *)inode, &h);
-	if (err)
-		return ext4_err(err);
-	/* goto leaves the handle on the extent holding lblk, or the nearest
-	 * one before (or after, if none is before); its error only says
-	 * lblk is in a hole. */
-	(void)ext2fs_extent_goto(h, lblk);
-	err = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ext);
-	for (uint32_t steps = 0;; steps++) {
-		if (err == EXT2_ET_NO_CURRENT_NODE || err == EXT2_ET_EXTENT_NO_NEXT) {
-			*res = want_data ? ~0ULL : pos;
+	if (ret)
+		return ret;
+	for (;;) {
+		ret = ext4_leaf_next(&w, &ext);
+		if (ret <= 0) {
+			if (ret == 0)
+				*res = want_data ? ~0ULL : pos;
 			break;
 		}
-		if (err) {
-			ret = ext4_err(err);
-			break;
-		}
-		if (steps >= DATA_MAX_SEEK_STEPS) {
-			ret = -EUCLEAN;
-			break;
-		}
-		if (!(ext.e_flags & EXT2_EXTENT_FLAGS_LEAF) || ext.e_len == 0)
-			goto next;
-		/* ext2fs_extent_goto() descends without marking index entries
-		 * visited, so the first NEXT_LEAF after it replays the current
-		 * leaf from its start: skip what was seen.  A tree that really
-		 * goes backwards ends at DATA_MAX_SEEK_STEPS. */
-		if (!first && ext.e_lblk <= last_start)
-			goto next;
-		first = false;
-		last_start = ext.e_lblk;
+		ret = 0;
 		uint64_t ext_end = ext.e_lblk + (uint64_t)ext.e_len;
 		if (ext_end <= pos)
-			goto next;
+			continue;
 		if (want_data) {
 			if (!(ext.e_flags & EXT2_EXTENT_FLAGS_UNINIT)) {
 				*res = ext.e_lblk > pos ? ext.e_lblk : pos;
@@ -263,10 +239,8 @@ static int seek_extents(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large
 			}
 			pos = ext_end;
 		}
-next:
-		err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_LEAF, &ext);
 	}
-	ext2fs_extent_free(h);
+	ext4_leaf_walk_end(&w);
 	return ret;
 }
 
