@@ -106,6 +106,24 @@ sm_server_pid() {
 	return 1
 }
 
+# sm_user_exec USER PATH: print a path of PATH's program that USER can
+# execute: PATH itself, or a copy in the scratch directory (needs sm_setup).
+# A clone in a 0700 directory, as `mktemp -d` makes, is out of other users'
+# reach.
+sm_user_exec() {
+	local u=$1 p=$2 c
+	if sm_as_user "$u" test -x "$p"; then
+		echo "$p"
+		return 0
+	fi
+	[ -n "$SM_TMP" ] || sm_fail "sm_user_exec $p: call sm_setup first"
+	c=$SM_TMP/bin/$(basename "$p")
+	{ mkdir -p "$SM_TMP/bin" && chmod 755 "$SM_TMP/bin" && cp "$p" "$c" && chmod 755 "$c"; } ||
+		sm_fail "cannot copy $p where $u can execute it"
+	sm_as_user "$u" test -x "$c" || sm_fail "$u cannot execute $p, nor its copy $c"
+	echo "$c"
+}
+
 # sm_as_user USER CMD...: run CMD as USER (its uid, primary gid and
 # groups; no capabilities), from the current directory.
 sm_as_user() {

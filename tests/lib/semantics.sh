@@ -52,9 +52,7 @@ sem_init() {
 			sm_fail "cannot build sem_errno"
 	fi
 	# Non-root users run the tool too: it must be reachable by them.
-	if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$SEM" 2>/dev/null; then
-		cp "$SEM" "$SM_TMP/sem_errno.pub" && SEM=$SM_TMP/sem_errno.pub
-	fi
+	SEM=$(sm_user_exec nobody "$SEM") || exit 1
 }
 
 # sem_bad MESSAGE: record a failure and keep going (so one run reports all).
