@@ -1,6 +1,9 @@
-/* The server's syscall allowlist: exactly what the served filesystem needs,
- * measured with strace over the whole test suite (normal and sanitizer
- * builds).  Anything not listed kills the process.  A few calls that glibc
+/* The server's syscall allowlist: what the served filesystem needs, taken
+ * from strace of a server from start to unmount under load (copying a tree,
+ * fsx, xattrs, chattr +S, fsync, statfs), then held to by the whole test
+ * suite running with the filter on, in the normal and the sanitizer build
+ * (a missing syscall would kill a server there).  Anything not listed kills
+ * the process.  A few calls that glibc
  * or the libraries make as probes, and that must not kill, fail with an
  * errno instead; they are listed under "refused".
  *
