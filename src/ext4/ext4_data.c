@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ext4_data.h"
+#include "io/cache_io.h"
 
 /* One libext2fs read/write call takes an unsigned int length. */
 #define DATA_MAX_IO (1u << 30)
@@ -214,7 +215,7 @@ int ext4_zero_in_block(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large 
 	if (ret)
 		goto out_free;
 	memset(buf + from, 0, to - from);
-	ret = ext4_err(io_channel_write_blk64(fs->io, pblk, 1, buf));
+	ret = ext4_err(sm_io_write_data(fs->io, pblk, 1, buf));
 out_free:
 	free(buf);
 	return ret;

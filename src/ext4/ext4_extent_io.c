@@ -19,6 +19,7 @@
 
 #include "ext4/ext4_data.h"
 #include "ext4/ext4_private.h"
+#include "io/cache_io.h"
 
 struct ext4_run {
 	blk64_t lblk, pblk, len;   /* pblk 0: a hole */
@@ -162,7 +163,7 @@ static int read_run(ext2_filsys fs, blk64_t pblk, blk64_t n, void *buf)
 
 static int write_run(ext2_filsys fs, blk64_t pblk, blk64_t n, const void *buf)
 {
-	return ext4_err(io_channel_write_blk64(fs->io, pblk, (int)n, buf));
+	return ext4_err(sm_io_write_data(fs->io, pblk, (int)n, buf));
 }
 
 /* The runs of a read, mapped under fs->lock and performed after it. */
@@ -181,6 +182,13 @@ int ext4_plan_read(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *ino
 	p->bs = bs;
 	blk64_t first = off / bs, last = (off + len - 1) / bs;
 	int ret = map_runs(f, ino, inode, first, last - first + 1, &p->rl);
+	/* The runs are read around the channel, which may hold newer copies
+	 * (blocks libext2fs wrote, such as a zeroed tail). */
+	for (size_t i = 0; i < p->rl.n && !ret; i++) {
+		const struct ext4_run *r = &p->rl.v[i];
+		if (r->pblk && !r->uninit)
+			ret = ext4_err(sm_io_settle(f->fs->io, r->pblk, r->len));
+	}
 	if (ret) {
 		ext4_free_read_plan(p);
 		return ret;

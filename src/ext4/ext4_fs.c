@@ -115,7 +115,7 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 		*msg = open_msg;
 		return -EINVAL;
 	}
-	/* The channel (src/io/cache_io.c) caches single blocks, write-through;
+	/* The channel (src/io/cache_io.c) caches single blocks, write-back;
 	 * file data moves in runs around the cache (ext4_extent_io.c). */
 	struct ext2_super_block *sb = fs->super;
 	ret = check_features(sb, opts->read_only, msg);
@@ -219,6 +219,7 @@ int sm_fs_open(const struct sm_open_opts *opts, struct sm_fs **out, const char *
 			ret = ext4_err(err);
 			goto out_free;
 		}
+		ext4_flusher_start(f);
 	}
 	*out = f;
 	return 0;
@@ -240,6 +241,7 @@ int sm_fs_close(struct sm_fs *f)
 	int ret = 0;
 	if (!f)
 		return 0;
+	ext4_flusher_stop(f);
 	EXT4_LOCK(f);
 	ext2_filsys fs = f->fs;
 	if (!f->read_only) {

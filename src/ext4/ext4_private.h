@@ -66,7 +66,16 @@ struct sm_fs {
 	 * exercise eviction.  Caps are read when the cache is first used. */
 	bool dircache_off;
 	size_t dircache_max_names, dircache_max_dirs;
+	/* Writes aged dirty metadata on an idle mount (ext4_flusher.c). */
+	struct {
+		pthread_t thread;
+		pthread_cond_t wake;   /* with fs->lock */
+		bool running, stop;
+	} flusher;
 };
+
+void ext4_flusher_start(struct sm_fs *f);
+void ext4_flusher_stop(struct sm_fs *f);
 
 /* File handles of regular files carry open flags the backend needs later. */
 #define EXT4_FH_NOATIME 1u   /* opened with O_NOATIME: reads leave atime alone */

@@ -1,15 +1,24 @@
-/* An ext2fs io_manager over libext2fs's unixfd one, with a bounded, hashed
- * block cache.
+/* An ext2fs io_manager over libext2fs's unixfd one, with a bounded, hashed,
+ * write-back block cache.
  *
  * The unix manager's own cache is 8 blocks searched linearly; a metadata
  * walk (inode table blocks, extent leaves, directory blocks) rereads the
- * same blocks over and over.  This layer keeps single-block reads in a
- * hash table of fixed size with clock eviction.  It is write-through: every
- * write goes to the image at once and updates or drops the cached copies
- * of the blocks it covers, so the image is never behind and a crash loses
- * nothing this layer held.  Multi-block transfers (file data, moved in runs
- * by ext4_extent_io.c) are not cached: no double buffering of data, which
- * the kernel's page cache of the image already holds.
+ * same blocks over and over, and every inode update (a file's mtime at each
+ * write, a directory entry at each create) used to cost a pwrite of its
+ * block.  This layer keeps single-block transfers in a hash table of fixed
+ * size with clock eviction, and holds single-block writes there, dirty,
+ * until a flush (fsync, syncfs, unmount: written in block order), until
+ * the block is evicted, until half the cache is dirty, or until the oldest
+ * dirty block is SM_CACHE_IO_DIRTY_SECONDS old -- the kernel's ext4 commits
+ * its journal as often.  A crash loses at most that; libext2fs keeps the
+ * bitmaps and group descriptors in memory until a flush anyway, so an
+ * image is only consistent after one, as before.
+ *
+ * File data goes around the cache: multi-block transfers and
+ * sm_io_write_data() write through, updating any cached copy, and the
+ * extent data path reads the image descriptor directly after
+ * sm_io_settle() wrote out dirty copies of its blocks.  So no data is
+ * buffered twice, and no reader sees the image behind the cache.
  *
  * Every libext2fs call happens under the filesystem lock, so this needs no
  * lock of its own. */
@@ -18,6 +27,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ext2fs/ext2fs.h>
 
@@ -26,6 +36,7 @@
 struct cache_ent {
 	unsigned long long block;   /* ~0ULL: empty */
 	bool referenced;            /* clock: used since the hand passed */
+	bool dirty;                 /* newer than the image */
 };
 
 struct cache_io {
@@ -35,6 +46,8 @@ struct cache_io {
 	struct cache_ent *ent;
 	char *data;                 /* nslots blocks */
 	unsigned *bucket;           /* hash -> slot + 1 chains, open addressing */
+	unsigned ndirty;
+	time_t dirty_since;         /* CLOCK_MONOTONIC seconds of the oldest dirty block */
 	unsigned long long hits, misses;
 };
 
@@ -93,47 +106,167 @@ static void unhash(struct cache_io *c, unsigned s)
 	c->ent[s].block = ~0ULL;
 }
 
-static void drop(struct cache_io *c, unsigned long long block)
+static char *slot_data(const struct cache_io *c, io_channel ch, unsigned s)
 {
-	int s = find_slot(c, block);
-	if (s >= 0)
-		unhash(c, (unsigned)s);
+	return c->data + (size_t)s * (size_t)ch->block_size;
 }
 
-static void drop_all(struct cache_io *c)
+static time_t now_seconds(void)
 {
-	memset(c->bucket, 0, 2 * c->nslots * sizeof(*c->bucket));
-	for (unsigned s = 0; s < c->nslots; s++)
-		c->ent[s].block = ~0ULL;
+	struct timespec ts;
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+		return 0;
+	return ts.tv_sec;
 }
 
-/* A slot for a new block: the clock hand skips recently used ones once. */
-static unsigned victim(struct cache_io *c)
+static void mark_dirty(struct cache_io *c, unsigned s)
 {
-	for (;;) {
+	if (c->ent[s].dirty)
+		return;
+	if (c->ndirty++ == 0)
+		c->dirty_since = now_seconds();
+	c->ent[s].dirty = true;
+}
+
+static void mark_clean(struct cache_io *c, unsigned s)
+{
+	if (!c->ent[s].dirty)
+		return;
+	c->ent[s].dirty = false;
+	c->ndirty--;
+}
+
+/* Write slot s's block to the image; it stays cached, clean. */
+static errcode_t write_out(struct cache_io *c, io_channel ch, unsigned s)
+{
+	errcode_t err = io_channel_write_blk64(c->under, c->ent[s].block, 1, slot_data(c, ch, s));
+	if (!err)
+		mark_clean(c, s);
+	return err;
+}
+
+/* Forget slot s, dirty or not: for blocks whose content was superseded
+ * (discard, zero-out) or written around the cache. */
+static void forget(struct cache_io *c, unsigned s)
+{
+	mark_clean(c, s);
+	unhash(c, s);
+}
+
+/* Apply fn to the cached blocks of [block, block + count): by lookup when
+ * the range is small, by a pass over the slots when it is not. */
+static errcode_t each_in_range(struct cache_io *c, io_channel ch, unsigned long long block,
+			       unsigned long long count,
+			       errcode_t (*fn)(struct cache_io *, io_channel, unsigned))
+{
+	errcode_t first = 0;
+	if (count <= c->nslots) {
+		for (unsigned long long i = 0; i < count; i++) {
+			int s = find_slot(c, block + i);
+			errcode_t err = s >= 0 ? fn(c, ch, (unsigned)s) : 0;
+			if (err && !first)
+				first = err;
+		}
+		return first;
+	}
+	for (unsigned s = 0; s < c->nslots; s++) {
+		unsigned long long b = c->ent[s].block;
+		if (b == ~0ULL || b < block || b - block >= count)
+			continue;
+		errcode_t err = fn(c, ch, s);
+		if (err && !first)
+			first = err;
+	}
+	return first;
+}
+
+static errcode_t write_out_if_dirty(struct cache_io *c, io_channel ch, unsigned s)
+{
+	return c->ent[s].dirty ? write_out(c, ch, s) : 0;
+}
+
+static errcode_t forget_slot(struct cache_io *c, io_channel ch, unsigned s)
+{
+	(void)ch;
+	forget(c, s);
+	return 0;
+}
+
+static int by_block(const void *a, const void *b, void *arg)
+{
+	const struct cache_ent *ent = arg;
+	unsigned long long x = ent[*(const unsigned *)a].block, y = ent[*(const unsigned *)b].block;
+	return (x > y) - (x < y);
+}
+
+/* Write every dirty block, in block order.  Returns the first error; the
+ * blocks that failed stay dirty. */
+static errcode_t write_back(struct cache_io *c, io_channel ch)
+{
+	if (!c->ndirty)
+		return 0;
+	unsigned *order = malloc((size_t)c->ndirty * sizeof(*order));
+	unsigned n = 0;
+	errcode_t first = 0;
+	for (unsigned s = 0; s < c->nslots; s++) {
+		if (!c->ent[s].dirty)
+			continue;
+		if (order)
+			order[n++] = s;
+		else if (!first)
+			first = write_out(c, ch, s);   /* no memory to sort: slot order */
+		else
+			(void)write_out(c, ch, s);
+	}
+	if (order) {
+		qsort_r(order, n, sizeof(*order), by_block, c->ent);
+		for (unsigned i = 0; i < n; i++) {
+			errcode_t err = write_out(c, ch, order[i]);
+			if (err && !first)
+				first = err;
+		}
+		free(order);
+	}
+	return first;
+}
+
+/* A slot for a new block: the clock hand skips recently used ones once and
+ * writes a dirty victim out first.  -1 when none can be freed (every dirty
+ * candidate failed to write), after two turns of the hand. */
+static int victim(struct cache_io *c, io_channel ch)
+{
+	for (unsigned tries = 0; tries < 2 * c->nslots; tries++) {
 		unsigned s = c->hand;
 		c->hand = (c->hand + 1) & (c->nslots - 1);
 		if (c->ent[s].block == ~0ULL)
-			return s;
-		if (!c->ent[s].referenced) {
-			unhash(c, s);
-			return s;
+			return (int)s;
+		if (c->ent[s].referenced) {
+			c->ent[s].referenced = false;
+			continue;
 		}
-		c->ent[s].referenced = false;
+		if (c->ent[s].dirty && write_out(c, ch, s) != 0)
+			continue;
+		unhash(c, s);
+		return (int)s;
 	}
+	return -1;
 }
 
-static void insert(struct cache_io *c, io_channel ch, unsigned long long block, const void *buf)
+static int insert(struct cache_io *c, io_channel ch, unsigned long long block, const void *buf)
 {
-	unsigned s = victim(c);
+	int s = victim(c, ch);
+	if (s < 0)
+		return -1;
 	unsigned mask = 2 * c->nslots - 1;
 	unsigned i = hash_block(c, block);
 	while (c->bucket[i])
 		i = (i + 1) & mask;
-	c->bucket[i] = s + 1;
+	c->bucket[i] = (unsigned)s + 1;
 	c->ent[s].block = block;
 	c->ent[s].referenced = true;
-	memcpy(c->data + (size_t)s * (size_t)ch->block_size, buf, (size_t)ch->block_size);
+	c->ent[s].dirty = false;
+	memcpy(slot_data(c, ch, (unsigned)s), buf, (size_t)ch->block_size);
+	return s;
 }
 
 static void free_cache(struct cache_io *c)
@@ -145,6 +278,7 @@ static void free_cache(struct cache_io *c)
 	c->data = NULL;
 	c->bucket = NULL;
 	c->nslots = 0;
+	c->ndirty = 0;
 }
 
 /* (Re)allocate for the channel's block size: the cache is empty after. */
@@ -165,7 +299,8 @@ static errcode_t alloc_cache(struct cache_io *c, int block_size)
 	}
 	c->nslots = n;
 	c->hand = 0;
-	drop_all(c);
+	for (unsigned s = 0; s < n; s++)
+		c->ent[s].block = ~0ULL;
 	return 0;
 }
 
@@ -178,7 +313,10 @@ static errcode_t cache_close(io_channel ch)
 	if (--ch->refcount > 0)
 		return 0;
 	if (c) {
-		err = io_channel_close(c->under);
+		err = write_back(c, ch);
+		errcode_t cerr = io_channel_close(c->under);
+		if (!err)
+			err = cerr;
 		free_cache(c);
 		free(c);
 	}
@@ -190,58 +328,144 @@ static errcode_t cache_close(io_channel ch)
 static errcode_t cache_set_blksize(io_channel ch, int blksize)
 {
 	struct cache_io *c = cio(ch);
-	errcode_t err = io_channel_set_blksize(c->under, blksize);
+	errcode_t err = write_back(c, ch);
+	if (err)
+		return err;
+	err = io_channel_set_blksize(c->under, blksize);
 	if (err)
 		return err;
 	ch->block_size = blksize;
 	return alloc_cache(c, blksize);
 }
 
+/* Multi-block reads come from the image; cached copies are as new or newer. */
+static void overlay(struct cache_io *c, io_channel ch, unsigned long long block, int count,
+		    void *buf)
+{
+	if (!c->ndirty)
+		return;
+	for (int i = 0; i < count; i++) {
+		int s = find_slot(c, block + (unsigned long long)i);
+		if (s >= 0 && c->ent[s].dirty)
+			memcpy((char *)buf + (size_t)i * (size_t)ch->block_size,
+			       slot_data(c, ch, (unsigned)s), (size_t)ch->block_size);
+	}
+}
+
 static errcode_t cache_read_blk64(io_channel ch, unsigned long long block, int count, void *buf)
 {
 	struct cache_io *c = cio(ch);
-	if (count != 1 || !c->nslots)
+	if (!c->nslots)
 		return io_channel_read_blk64(c->under, block, count, buf);
+	if (count != 1) {
+		errcode_t err = io_channel_read_blk64(c->under, block, count, buf);
+		if (!err && count > 1)
+			overlay(c, ch, block, count, buf);
+		return err;
+	}
 	int s = find_slot(c, block);
 	if (s >= 0) {
 		c->hits++;
 		c->ent[s].referenced = true;
-		memcpy(buf, c->data + (size_t)s * (size_t)ch->block_size, (size_t)ch->block_size);
+		memcpy(buf, slot_data(c, ch, (unsigned)s), (size_t)ch->block_size);
 		return 0;
 	}
 	c->misses++;
 	errcode_t err = io_channel_read_blk64(c->under, block, 1, buf);
 	if (!err)
-		insert(c, ch, block, buf);
+		(void)insert(c, ch, block, buf);   /* uncached if no slot is free */
 	return err;
+}
+
+/* The periodic part of write-back: bound how long and how much the image
+ * is behind. */
+static errcode_t maybe_write_back(struct cache_io *c, io_channel ch)
+{
+	if (c->ndirty >= c->nslots / 2 ||
+	    (c->ndirty && now_seconds() - c->dirty_since >= SM_CACHE_IO_DIRTY_SECONDS))
+		return write_back(c, ch);
+	return 0;
+}
+
+/* Written through: the image gets buf at once; cached copies of the blocks
+ * take it too and are clean.  After a failed write the image may hold
+ * either version, so clean copies are forgotten; dirty ones still hold
+ * data that was acknowledged and stay. */
+static errcode_t write_through(struct cache_io *c, io_channel ch, unsigned long long block,
+			       int count, const void *buf)
+{
+	errcode_t err = io_channel_write_blk64(c->under, block, count, buf);
+	for (int i = 0; i < count; i++) {
+		int s = find_slot(c, block + (unsigned long long)i);
+		if (s < 0)
+			continue;
+		if (!err) {
+			memcpy(slot_data(c, ch, (unsigned)s),
+			       (const char *)buf + (size_t)i * (size_t)ch->block_size,
+			       (size_t)ch->block_size);
+			mark_clean(c, (unsigned)s);
+		} else if (!c->ent[s].dirty) {
+			unhash(c, (unsigned)s);
+		}
+	}
+	return err;
+}
+
+/* A write of `bytes` bytes from the start of block: the covered blocks'
+ * dirty copies go out first (the write may cover them only in part), then
+ * the cache forgets them. */
+static errcode_t write_partial(struct cache_io *c, io_channel ch, unsigned long long block,
+			       unsigned long long bytes, errcode_t (*write)(void *), void *arg)
+{
+	unsigned long long bs = (unsigned)ch->block_size;
+	unsigned long long n = (bytes + bs - 1) / bs;
+	errcode_t err = each_in_range(c, ch, block, n, write_out_if_dirty);
+	if (err)
+		return err;
+	err = write(arg);
+	(void)each_in_range(c, ch, block, n, forget_slot);
+	return err;
+}
+
+struct byte_write {
+	io_channel under;
+	unsigned long long block;    /* write_blk64 with a byte count */
+	unsigned long offset;        /* or write_byte */
+	int count;
+	const void *buf;
+	bool by_offset;
+};
+
+static errcode_t do_byte_write(void *arg)
+{
+	struct byte_write *w = arg;
+	if (w->by_offset)
+		return io_channel_write_byte(w->under, w->offset, w->count, w->buf);
+	return io_channel_write_blk64(w->under, w->block, w->count, w->buf);
 }
 
 static errcode_t cache_write_blk64(io_channel ch, unsigned long long block, int count,
 				   const void *buf)
 {
 	struct cache_io *c = cio(ch);
-	errcode_t err = io_channel_write_blk64(c->under, block, count, buf);
 	if (!c->nslots)
-		return err;
+		return io_channel_write_blk64(c->under, block, count, buf);
 	if (count < 0) {
-		/* A byte count: drop every block it touches. */
-		unsigned long long bytes = (unsigned long long)-(long long)count;
-		unsigned long long n = (bytes + (unsigned)ch->block_size - 1) / (unsigned)ch->block_size;
-		for (unsigned long long i = 0; i < n; i++)
-			drop(c, block + i);
-		return err;
+		struct byte_write w = { .under = c->under, .block = block, .count = count, .buf = buf };
+		return write_partial(c, ch, block, (unsigned long long)-(long long)count,
+				     do_byte_write, &w);
 	}
-	for (int i = 0; i < count; i++) {
-		int s = find_slot(c, block + (unsigned long long)i);
-		if (s < 0)
-			continue;
-		if (err)
-			unhash(c, (unsigned)s);   /* the image may hold either version */
-		else
-			memcpy(c->data + (size_t)s * (size_t)ch->block_size,
-			       (const char *)buf + (size_t)i * (size_t)ch->block_size, (size_t)ch->block_size);
-	}
-	return err;
+	if (count != 1)
+		return write_through(c, ch, block, count, buf);
+	int s = find_slot(c, block);
+	if (s < 0)
+		s = insert(c, ch, block, buf);
+	if (s < 0)
+		return write_through(c, ch, block, 1, buf);   /* nothing evictable */
+	c->ent[s].referenced = true;
+	memcpy(slot_data(c, ch, (unsigned)s), buf, (size_t)ch->block_size);
+	mark_dirty(c, (unsigned)s);
+	return maybe_write_back(c, ch);
 }
 
 static errcode_t cache_read_blk(io_channel ch, unsigned long block, int count, void *buf)
@@ -254,21 +478,26 @@ static errcode_t cache_write_blk(io_channel ch, unsigned long block, int count, 
 	return cache_write_blk64(ch, block, count, buf);
 }
 
+/* libext2fs's flush (ext2fs_flush, ext2fs_close) ends here: the dirty
+ * blocks in order, then the unix manager's flush, which fsyncs. */
 static errcode_t cache_flush(io_channel ch)
 {
-	return io_channel_flush(cio(ch)->under);
+	struct cache_io *c = cio(ch);
+	errcode_t err = c->nslots ? write_back(c, ch) : 0;
+	errcode_t ferr = io_channel_flush(c->under);
+	return err ? err : ferr;
 }
 
 static errcode_t cache_write_byte(io_channel ch, unsigned long offset, int count, const void *buf)
 {
 	struct cache_io *c = cio(ch);
-	errcode_t err = io_channel_write_byte(c->under, offset, count, buf);
-	if (c->nslots && count > 0) {
-		unsigned long long bs = (unsigned)ch->block_size;
-		for (unsigned long long b = offset / bs; b <= (offset + (unsigned)count - 1) / bs; b++)
-			drop(c, b);
-	}
-	return err;
+	if (!c->nslots || count <= 0)
+		return io_channel_write_byte(c->under, offset, count, buf);
+	unsigned long long bs = (unsigned)ch->block_size;
+	unsigned long long first = offset / bs, last = (offset + (unsigned)count - 1) / bs;
+	struct byte_write w = { .under = c->under, .offset = offset, .count = count, .buf = buf,
+				.by_offset = true };
+	return write_partial(c, ch, first, (last - first + 1) * bs, do_byte_write, &w);
 }
 
 static errcode_t cache_set_option(io_channel ch, const char *option, const char *arg)
@@ -287,30 +516,21 @@ static errcode_t cache_get_stats(io_channel ch, io_stats *stats)
 	return u->manager->get_stats(u, stats);
 }
 
-/* Discard and zero-out change blocks: drop them, then pass on. */
-static void drop_range(struct cache_io *c, unsigned long long block, unsigned long long count)
-{
-	if (!c->nslots)
-		return;
-	if (count > c->nslots) {
-		drop_all(c);
-		return;
-	}
-	for (unsigned long long i = 0; i < count; i++)
-		drop(c, block + i);
-}
-
+/* Discard and zero-out supersede the blocks' content: forget them, then
+ * pass on. */
 static errcode_t cache_discard(io_channel ch, unsigned long long block, unsigned long long count)
 {
 	struct cache_io *c = cio(ch);
-	drop_range(c, block, count);
+	if (c->nslots)
+		(void)each_in_range(c, ch, block, count, forget_slot);
 	return io_channel_discard(c->under, block, count);
 }
 
 static errcode_t cache_zeroout(io_channel ch, unsigned long long block, unsigned long long count)
 {
 	struct cache_io *c = cio(ch);
-	drop_range(c, block, count);
+	if (c->nslots)
+		(void)each_in_range(c, ch, block, count, forget_slot);
 	return io_channel_zeroout(c->under, block, count);
 }
 
@@ -369,4 +589,31 @@ fail:
 	free(ch);
 	free(c);
 	return err;
+}
+
+static struct cache_io *ours(io_channel ch)
+{
+	return ch->manager == sm_cache_io_manager ? cio(ch) : NULL;
+}
+
+errcode_t sm_io_write_data(io_channel ch, unsigned long long block, int count, const void *buf)
+{
+	struct cache_io *c = ours(ch);
+	if (!c || !c->nslots || count <= 0)
+		return io_channel_write_blk64(ch, block, count, buf);
+	return write_through(c, ch, block, count, buf);
+}
+
+errcode_t sm_io_settle(io_channel ch, unsigned long long block, unsigned long long count)
+{
+	struct cache_io *c = ours(ch);
+	if (!c || !c->ndirty)
+		return 0;
+	return each_in_range(c, ch, block, count, write_out_if_dirty);
+}
+
+errcode_t sm_io_write_back_due(io_channel ch)
+{
+	struct cache_io *c = ours(ch);
+	return c && c->nslots ? maybe_write_back(c, ch) : 0;
 }
