@@ -792,9 +792,9 @@ out_update: {
 	int wret = ext4_set_isize(f, &inode, new_end > old ? new_end : old);
 	if (wret)
 		return wret;
-	/* SUID/SGID are not touched here: the kernel knows whether the writer
-	 * has CAP_FSETID and clears them with a SETATTR first (the glue keeps
-	 * FUSE_CAP_HANDLE_KILLPRIV off for that reason). */
+	/* SUID/SGID are not touched here: only the kernel knows whether the
+	 * writer has CAP_FSETID, and it either clears them with a SETATTR
+	 * first or marks the WRITE (KILLPRIV_V2), which the glue acts on. */
 	ext4_touch(&inode, true);
 	wret = ext4_write_inode(f, ino, &inode);
 	if (!wret && (inode.i_flags & EXT2_SYNC_FL)) {

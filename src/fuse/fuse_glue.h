@@ -6,6 +6,7 @@
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
 
+#include "fuse/fuse_transport.h"
 #include "safemount/backend.h"
 
 /* How long the kernel may cache names, negative names and attributes.  The
@@ -16,7 +17,8 @@
 #define SM_CACHE_TIMEOUT 86400.0
 
 /* The session's userdata.  Filled by fuse_server.c before the session
- * starts (dont_mask: by the init callback); read-only afterwards. */
+ * starts (dont_mask: by the init callback, tp: by the transport around
+ * INIT); read-only afterwards. */
 struct sm_fuse {
 	struct sm_fs *fs;
 	bool read_only;
@@ -31,6 +33,8 @@ struct sm_fuse {
 	bool dont_mask;
 	/* For invalidation notices (set before the loop starts). */
 	struct fuse_session *se;
+	/* Our read/writev on /dev/fuse: whether KILLPRIV_V2 was negotiated. */
+	struct sm_transport tp;
 };
 
 /* Every operation; the init callback sets the capabilities we rely on

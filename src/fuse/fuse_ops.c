@@ -183,7 +183,13 @@ static void reply_entry(fuse_req_t req, const char *op, uint64_t ino, int ret,
  * change that only clears SUID/SGID bits is applied with the kernel's
  * authority.  It can never grant anything, and with default_permissions (on
  * for every safemount mount) the kernel refuses a real chmod by a non-owner
- * before it reaches us. */
+ * before it reaches us.
+ *
+ * Under FUSE_HANDLE_KILLPRIV_V2 (fuse_transport.c negotiates it when the
+ * kernel offers it) that SETATTR no longer carries the mode: the kernel
+ * marks the WRITE, the OPEN(O_TRUNC) or the truncating SETATTR of a caller
+ * without CAP_FSETID, and every chown of a non-directory, and the bits are
+ * ours to drop (kill_priv()). */
 static bool is_setid_drop(uint32_t cur, uint32_t mode)
 {
 	const uint32_t setid = S_ISUID | S_ISGID;
@@ -221,21 +227,47 @@ static bool caller_in_group(fuse_req_t req, uint32_t gid)
 }
 
 /* SGID without group execute: the kernel's setattr_should_drop_sgid()
- * drops it only for a caller outside the file's group (without
- * CAP_FSETID, for which uid 0 stands). */
-static bool drops_plain_sgid(fuse_req_t req, uint32_t mode, uint32_t gid)
+ * drops it only for a caller outside the file's group without CAP_FSETID.
+ * no_fsetid: the kernel said the caller lacks it (a KILLPRIV_V2 mark on a
+ * write, open or truncate); otherwise uid 0 stands for having it. */
+static bool drops_plain_sgid(fuse_req_t req, uint32_t mode, uint32_t gid, bool no_fsetid)
 {
-	return (mode & (S_ISGID | S_IXGRP)) == S_ISGID && fuse_req_ctx(req)->uid != 0 &&
-	       !caller_in_group(req, gid);
+	return (mode & (S_ISGID | S_IXGRP)) == S_ISGID &&
+	       (no_fsetid || fuse_req_ctx(req)->uid != 0) && !caller_in_group(req, gid);
+}
+
+/* The SUID/SGID bits of a that the kernel's file_remove_privs() or chown
+ * clear for this caller. */
+static uint32_t privs_to_kill(fuse_req_t req, const struct sm_attr *a, bool no_fsetid)
+{
+	uint32_t kill;
+
+	if (S_ISDIR(a->mode))
+		return 0;
+	kill = a->mode & S_ISUID;
+	if ((a->mode & S_IXGRP) || drops_plain_sgid(req, a->mode, a->gid, no_fsetid))
+		kill |= a->mode & S_ISGID;
+	return kill;
+}
+
+/* Clear bits of a's mode with the kernel's authority; a is updated. */
+static int clear_privs(struct sm_fs *fs, uint64_t ino, uint32_t bits, struct sm_attr *a)
+{
+	struct sm_setattr set = { .valid = SM_SET_MODE };
+
+	if (!(a->mode & bits))
+		return 0;
+	set.mode = a->mode & ~bits;
+	return sm_setattr(fs, ino, &sm_kernel_caller, &set, a);
 }
 
 /* Drop SUID/SGID of ino as the kernel's file_remove_privs() would for this
  * caller.  a holds the current attributes and is updated; with a == NULL
  * they are read first. */
-static int kill_priv(fuse_req_t req, struct sm_fs *fs, uint64_t ino, struct sm_attr *a)
+static int kill_priv(fuse_req_t req, struct sm_fs *fs, uint64_t ino, struct sm_attr *a,
+		     bool no_fsetid)
 {
 	struct sm_attr cur;
-	struct sm_setattr set = { .valid = SM_SET_MODE };
 	int ret;
 
 	if (!a) {
@@ -244,25 +276,36 @@ static int kill_priv(fuse_req_t req, struct sm_fs *fs, uint64_t ino, struct sm_a
 			return ret;
 		a = &cur;
 	}
-	if (S_ISDIR(a->mode))
-		return 0;
-	set.mode = a->mode & ~(uint32_t)S_ISUID;
-	if ((a->mode & S_IXGRP) || drops_plain_sgid(req, a->mode, a->gid))
-		set.mode &= ~(uint32_t)S_ISGID;
-	if (set.mode == a->mode)
-		return 0;
-	return sm_setattr(fs, ino, &sm_kernel_caller, &set, a);
+	return clear_privs(fs, ino, privs_to_kill(req, a, no_fsetid), a);
 }
 
-/* Where the kernel does not drop the bits itself: open(O_TRUNC) (with
- * ATOMIC_O_TRUNC the kernel skips its truncate SETATTR, kill included) and
- * fallocate.  Only callers without CAP_FSETID lose them; we cannot see
- * capabilities, so uid 0 stands for them. */
+/* Where the kernel neither drops the bits itself nor tells us to:
+ * fallocate, and open(O_TRUNC) without KILLPRIV_V2 (with ATOMIC_O_TRUNC the
+ * kernel skips its truncate SETATTR, kill included).  Only callers without
+ * CAP_FSETID lose them; we cannot see capabilities, so uid 0 stands for
+ * them. */
 static int kill_priv_for_write(fuse_req_t req, struct sm_fs *fs, uint64_t ino)
 {
 	if (fuse_req_ctx(req)->uid == 0)
 		return 0;
-	return kill_priv(req, fs, ino, NULL);
+	return kill_priv(req, fs, ino, NULL, false);
+}
+
+/* A WRITE or OPEN under KILLPRIV_V2: the kernel marked it if the caller
+ * lacks CAP_FSETID.  Unmarked costs nothing (no getattr).  The mark is read
+ * from the request by fuse_transport.c; were it somehow not this request's,
+ * the uid guess decides, as without V2. */
+static int kill_priv_marked(fuse_req_t req, struct sm_fs *fs, enum sm_tp_op op,
+			    fuse_ino_t nodeid, uint64_t ino)
+{
+	switch (sm_transport_kill_mark(op, nodeid)) {
+	case SM_TP_KEEP:
+		return 0;
+	case SM_TP_KILL:
+		return kill_priv(req, fs, ino, NULL, true);
+	default:
+		return kill_priv_for_write(req, fs, ino);
+	}
 }
 
 /* ---- init --------------------------------------------------------------- */
@@ -292,8 +335,12 @@ static void sm_op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_IOCTL_DIR);
 	/* Off (libfuse turns it on): the kernel drops SUID/SGID itself and
 	 * knows the caller's CAP_FSETID, we do not; see is_setid_drop().
-	 * Linux 6.18 sends that SETATTR even with the flag on. */
+	 * Linux 6.18 sends that SETATTR even with the flag on.  Its
+	 * successor, KILLPRIV_V2, is added by fuse_transport.c. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* Off (it is unless a write_buf op exists): a spliced request would
+	 * bypass the transport's read, which keeps the KILLPRIV_V2 marks. */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	/* Off, measured: with the writeback cache the kernel accepts writes
 	 * past ext4's maximum file size (FUSE cannot tell it s_maxbytes), so
 	 * the data is lost at writeback instead of EFBIG at write(), and it
@@ -501,7 +548,9 @@ static void sm_op_setattr(fuse_req_t req, fuse_ino_t nodeid, struct stat *attr,
 	struct sm_setattr set = { 0 }, drop = { 0 };
 	struct sm_attr a;
 	struct stat st;
-	bool kill = false;
+	bool v2 = sm_transport_killpriv_v2(&uf->tp);
+	bool kill = false, no_fsetid = false;
+	uint32_t kill_bits = 0;
 	int ret;
 
 	/* fi (ftruncate) changes nothing: sizes are per inode, not per handle */
@@ -554,31 +603,45 @@ static void sm_op_setattr(fuse_req_t req, fuse_ino_t nodeid, struct stat *attr,
 		if (is_setid_drop(a.mode, set.mode)) {
 			drop.valid = SM_SET_MODE;
 			drop.mode = set.mode;
-			if (drops_plain_sgid(req, drop.mode, a.gid))
+			if (drops_plain_sgid(req, drop.mode, a.gid, false))
 				drop.mode &= ~(uint32_t)S_ISGID;
 			set.valid &= ~(unsigned)SM_SET_MODE;
 		}
-	} else if (to_set == 0 && who.uid != 0) {
+	} else if (to_set == 0 && (v2 || who.uid != 0)) {
 		/* An empty SETATTR is file_remove_privs() where the kernel's
 		 * own recomputation found nothing to change (plain SGID, see
-		 * above), or chown(f, -1, -1), which drops them the same way. */
+		 * above), or chown(f, -1, -1), which drops them the same way.
+		 * Under KILLPRIV_V2 the kernel recomputes nothing, so root's
+		 * chown(f, -1, -1) comes empty too and drops SUID as on ext4
+		 * (root's writes never send one: it has CAP_FSETID). */
 		kill = true;
 	}
-	/* FATTR_KILL_SUIDGID (== FUSE_SET_ATTR_KILL_SUID) comes only with
-	 * HANDLE_KILLPRIV_V2, which libfuse 3.14 cannot negotiate; honour it
-	 * should a later libfuse pass it on. */
+	/* FATTR_KILL_SUIDGID (== FUSE_SET_ATTR_KILL_SUID), under KILLPRIV_V2:
+	 * on a truncate only from a caller without CAP_FSETID, on a chown
+	 * always (who has it decides about a plain SGID as above). */
 	if (!(set.valid & SM_SET_MODE) && !drop.valid &&
-	    (to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID)))
+	    (to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID))) {
 		kill = true;
+		no_fsetid = v2 && (to_set & FUSE_SET_ATTR_SIZE) &&
+			    !(to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID));
+	}
+	/* Decided on the attributes before a chown, as the kernel does: a
+	 * plain SGID goes for a caller outside the file's old group. */
+	if (kill) {
+		ret = sm_getattr(uf->fs, ino, &a);
+		if (ret < 0)
+			goto out_err;
+		kill_bits = privs_to_kill(req, &a, no_fsetid);
+	}
 
 	if (set.valid)
 		ret = sm_setattr(uf->fs, ino, &who, &set, &a);
-	else
+	else if (!kill)
 		ret = sm_getattr(uf->fs, ino, &a);
 	if (ret >= 0 && drop.valid)
 		ret = sm_setattr(uf->fs, ino, &sm_kernel_caller, &drop, &a);
-	if (ret >= 0 && kill)
-		ret = kill_priv(req, uf->fs, ino, &a);
+	if (ret >= 0 && kill_bits)
+		ret = clear_privs(uf->fs, ino, kill_bits, &a);
 	if (ret < 0)
 		goto out_err;
 	fill_stat(uf, &a, &st);
@@ -624,7 +687,10 @@ static void sm_op_open(fuse_req_t req, fuse_ino_t nodeid, struct fuse_file_info 
 	/* With ATOMIC_O_TRUNC the backend truncates in sm_open. */
 	ret = sm_open(uf->fs, ino, fi->flags, &fh);
 	if (ret >= 0 && (fi->flags & O_TRUNC)) {
-		ret = kill_priv_for_write(req, uf->fs, ino);
+		if (sm_transport_killpriv_v2(&uf->tp))
+			ret = kill_priv_marked(req, uf->fs, SM_TP_OPEN, nodeid, ino);
+		else
+			ret = kill_priv_for_write(req, uf->fs, ino);
 		if (ret < 0)
 			sm_release(uf->fs, ino, fh);
 	}
@@ -712,6 +778,18 @@ static void sm_op_write(fuse_req_t req, fuse_ino_t nodeid, const char *buf, size
 	if (off < 0) {
 		sm_fuse_reply_err(req, "write", ino, EINVAL);
 		return;
+	}
+	/* Under KILLPRIV_V2 the SETATTR the kernel may still send before the
+	 * write carries no mode (and none comes once the inode is S_NOSEC);
+	 * the WRITE of a caller without CAP_FSETID is marked instead.  The
+	 * bits go before the data, as in ext4's file_remove_privs(). */
+	if (sm_transport_killpriv_v2(&uf->tp)) {
+		int ret = kill_priv_marked(req, uf->fs, SM_TP_WRITE, nodeid, ino);
+
+		if (ret < 0) {
+			sm_fuse_reply_err(req, "write", ino, -ret);
+			return;
+		}
 	}
 	n = sm_write(uf->fs, ino, fi->fh, buf, size, (uint64_t)off);
 	if (n < 0)

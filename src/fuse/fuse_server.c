@@ -1,7 +1,8 @@
 /* Session set-up around the lowlevel ops and the multi-threaded loop.
  *
  * The helper mounted the filesystem; the session only serves the /dev/fuse
- * descriptor it was handed, through libfuse's "/dev/fd/N" form.  The server
+ * descriptor it was handed, through our own read and writev on it
+ * (fuse_transport.c: what libfuse 3.14 cannot negotiate).  The server
  * cannot unmount (it has no access to the host's mount table): when the
  * loop ends, closing the descriptor makes every access ENOTCONN until
  * `safemount -u` or umount(8) removes the mount. */
@@ -60,10 +61,8 @@ int sm_server_setup(int fuse_fd, const struct sm_server_opts *o, struct sm_serve
 		goto fail;
 	s->signals = true;
 
-	char dev[32];
-	snprintf(dev, sizeof(dev), "/dev/fd/%d", fuse_fd);
 	*what = "attaching to the FUSE device";
-	if (fuse_session_mount(s->se, dev) != 0)
+	if (sm_transport_attach(s->se, fuse_fd) != 0)
 		goto fail;
 	*out = s;
 	return 0;

@@ -1,5 +1,5 @@
 /* The FUSE session of the server, in two phases around the sandbox: set-up
- * (which needs libfuse's "/dev/fd/N" path and signal handlers) before it,
+ * (the session on the /dev/fuse descriptor, signal handlers) before it,
  * serving (which reads the image) after it. */
 #ifndef SAFEMOUNT_FUSE_SERVER_H
 #define SAFEMOUNT_FUSE_SERVER_H

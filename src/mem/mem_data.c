@@ -443,7 +443,8 @@ ssize_t sm_write(struct sm_fs *f, uint64_t ino, uint64_t fh, const void *buf, si
 	}
 	if (off + done > inode->size)
 		inode->size = off + done;
-	/* SUID/SGID are the kernel's to drop (with a SETATTR first). */
+	/* SUID/SGID are the glue's to drop (a SETATTR first, or the WRITE's
+	 * KILLPRIV_V2 mark). */
 	mem_touch(inode, true);
 	ret = (ssize_t)done;
 out:

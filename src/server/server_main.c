@@ -3,8 +3,8 @@
  *
  * Everything the sandbox forbids happens first (receiving the descriptors,
  * closing all others, loading libgcc_s for pthread_cancel, the FUSE session
- * on "/dev/fd/N", the syslog connection); then the sandbox; then, and only
- * then, the first byte of the image is read. */
+ * on the /dev/fuse descriptor, the syslog connection); then the sandbox;
+ * then, and only then, the first byte of the image is read. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
