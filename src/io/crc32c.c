@@ -15,7 +15,9 @@
 #include <string.h>
 
 #include <ext2fs/ext2fs.h>
+#if defined(__x86_64__)
 #include <nmmintrin.h>
+#endif
 
 #include "io/crc32c.h"
 
@@ -24,6 +26,7 @@ typedef __u32 (*crc_fn)(__u32 crc, unsigned char const *p, size_t len);
 static crc_fn lib_crc32c;
 static bool use_hw;
 
+#if defined(__x86_64__)
 __attribute__((target("sse4.2")))
 static uint32_t hw_crc32c(uint32_t crc, const unsigned char *p, size_t len)
 {
@@ -41,6 +44,26 @@ static uint32_t hw_crc32c(uint32_t crc, const unsigned char *p, size_t len)
 		c = _mm_crc32_u8((uint32_t)c, *p++);
 	return (uint32_t)c;
 }
+
+static bool cpu_has_crc32c(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("sse4.2");
+}
+#else
+/* Elsewhere the library's own is used (the instruction differs per
+ * architecture; not measured there). */
+static uint32_t hw_crc32c(uint32_t crc, const unsigned char *p, size_t len)
+{
+	(void)crc, (void)p, (void)len;
+	return 0;
+}
+
+static bool cpu_has_crc32c(void)
+{
+	return false;
+}
+#endif
 
 /* Only if libext2fs's own cannot be found (it always can when linked
  * dynamically): the reflected Castagnoli polynomial, bit by bit. */
@@ -89,8 +112,7 @@ __attribute__((constructor)) static void crc32c_init(void)
 	lib_crc32c = (crc_fn)sym;
 	if (lib_crc32c == ext2fs_crc32c_le)
 		lib_crc32c = NULL;
-	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("sse4.2"))
+	if (!cpu_has_crc32c())
 		return;
 	use_hw = self_test(lib_crc32c ? lib_crc32c : bitwise_crc32c);
 }
