@@ -568,7 +568,7 @@ static ssize_t read_blocks(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_la
 ssize_t sm_read(struct sm_fs *f, uint64_t ino, uint64_t fh, void *buf, size_t size, uint64_t off)
 {
 	struct ext2_inode_large inode;
-	struct ext4_read_plan *plan = NULL;
+	struct ext4_io_plan *plan = NULL;
 	size_t len = 0;
 	ssize_t ret;
 
@@ -600,7 +600,7 @@ out_unlock:
 	EXT4_UNLOCK(f);
 	if (plan) {
 		ret = ext4_run_read_plan(f, plan, buf, len, off);
-		ext4_free_read_plan(plan);
+		ext4_free_io_plan(plan);
 	}
 	EXT4_DATA_UNLOCK(f, ino);
 	return ret;
@@ -699,8 +699,11 @@ static int write_blocks(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large
 	return ext4_err(err);
 }
 
+/* Under fs->lock.  An overwrite of allocated, written blocks of an extent
+ * file inside i_size only updates the inode here and returns its plan in
+ * *plan: the caller moves the data after dropping fs->lock. */
 static ssize_t do_write(struct sm_fs *f, ext2_ino_t ino, const char *data, size_t size,
-			uint64_t off)
+			uint64_t off, struct ext4_io_plan **plan)
 {
 	struct ext2_inode_large inode;
 	uint64_t bs = f->fs->blocksize;
@@ -755,6 +758,22 @@ static ssize_t do_write(struct sm_fs *f, ext2_ino_t ino, const char *data, size_
 	}
 
 	uint64_t end = off + size;
+	/* chattr +S files stay on the path below, which flushes. */
+	if (end <= old && ext4_is_extents(&inode) && !(inode.i_flags & EXT2_SYNC_FL)) {
+		ret = ext4_plan_overwrite(f, ino, &inode, size, off, plan);
+		if (ret)
+			return ret;
+		if (*plan) {
+			ext4_touch(&inode, true);
+			ret = ext4_write_inode(f, ino, &inode);
+			if (ret) {
+				ext4_free_io_plan(*plan);
+				*plan = NULL;
+				return ret;
+			}
+			return (ssize_t)size;
+		}
+	}
 	if (end > old && old % bs) {
 		/* Bytes past the old EOF in its block must read as zeros once
 		 * the file covers them (the kernel gets this from zeroing the
@@ -812,16 +831,24 @@ out_update: {
 ssize_t sm_write(struct sm_fs *f, uint64_t ino, uint64_t fh, const void *buf, size_t size,
 		 uint64_t off)
 {
+	struct ext4_io_plan *plan = NULL;
 	ssize_t ret;
 
 	(void)fh;
-	/* Allocation and unwritten-block conversion remap the file. */
+	/* Allocation and unwritten-block conversion remap the file; an
+	 * overwrite's data moves after fs->lock, under the data lock only. */
 	EXT4_DATA_WRLOCK(f, ino);
 	EXT4_LOCK(f);
 	ret = ext4_check_ino(f, ino);
 	if (!ret)
-		ret = do_write(f, (ext2_ino_t)ino, buf, size, off);
+		ret = do_write(f, (ext2_ino_t)ino, buf, size, off, &plan);
 	EXT4_UNLOCK(f);
+	if (plan) {
+		ssize_t n = ext4_run_write_plan(f, plan, buf, (size_t)ret, off);
+		if (n < 0)
+			ret = n;
+		ext4_free_io_plan(plan);
+	}
 	EXT4_DATA_UNLOCK(f, ino);
 	return ret;
 }

@@ -44,14 +44,21 @@ void ext4_leaf_walk_end(struct ext4_leaf_walk *w);
 /* Extent files (ext4_extent_io.c): whole runs of blocks per call.
  * A read is planned under fs->lock (the runs of [off, off + len), len
  * bounded by i_size) and run after it, under the inode's data lock only.
- * Write sets *done to the bytes written (short on ENOSPC) and writes the
- * inode. */
-struct ext4_read_plan;
+ * So is an overwrite: when every block of the range is allocated and
+ * written, ext4_plan_overwrite returns a plan (else *out stays NULL and
+ * ext4_write_extents must do the write, allocating under the lock).
+ * ext4_write_extents sets *done to the bytes written (short on ENOSPC)
+ * and writes the inode. */
+struct ext4_io_plan;
 int ext4_plan_read(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode, size_t len,
-		   uint64_t off, struct ext4_read_plan **out);
-ssize_t ext4_run_read_plan(struct sm_fs *f, const struct ext4_read_plan *p, char *buf, size_t len,
+		   uint64_t off, struct ext4_io_plan **out);
+int ext4_plan_overwrite(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
+			size_t len, uint64_t off, struct ext4_io_plan **out);
+ssize_t ext4_run_read_plan(struct sm_fs *f, const struct ext4_io_plan *p, char *buf, size_t len,
 			   uint64_t off);
-void ext4_free_read_plan(struct ext4_read_plan *p);
+ssize_t ext4_run_write_plan(struct sm_fs *f, const struct ext4_io_plan *p, const char *buf,
+			    size_t len, uint64_t off);
+void ext4_free_io_plan(struct ext4_io_plan *p);
 int ext4_write_extents(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
 		       const char *data, size_t size, uint64_t off, size_t *done);
 

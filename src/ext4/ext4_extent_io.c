@@ -166,48 +166,89 @@ static int write_run(ext2_filsys fs, blk64_t pblk, blk64_t n, const void *buf)
 	return ext4_err(sm_io_write_data(fs->io, pblk, (int)n, buf));
 }
 
-/* The runs of a read, mapped under fs->lock and performed after it. */
-struct ext4_read_plan {
+/* The runs of a read or an overwrite, mapped under fs->lock and
+ * performed after it. */
+struct ext4_io_plan {
 	struct run_list rl;
 	uint64_t bs;
 };
 
-int ext4_plan_read(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode, size_t len,
-		   uint64_t off, struct ext4_read_plan **out)
+static int plan_runs(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode, size_t len,
+		     uint64_t off, struct ext4_io_plan **out)
 {
-	struct ext4_read_plan *p = calloc(1, sizeof(*p));
+	struct ext4_io_plan *p = calloc(1, sizeof(*p));
 	uint64_t bs = f->fs->blocksize;
 	if (!p)
 		return -ENOMEM;
 	p->bs = bs;
 	blk64_t first = off / bs, last = (off + len - 1) / bs;
 	int ret = map_runs(f, ino, inode, first, last - first + 1, &p->rl);
-	/* The runs are read around the channel, which may hold newer copies
-	 * (blocks libext2fs wrote, such as a zeroed tail). */
-	for (size_t i = 0; i < p->rl.n && !ret; i++) {
-		const struct ext4_run *r = &p->rl.v[i];
-		if (r->pblk && !r->uninit)
-			ret = ext4_err(sm_io_settle(f->fs->io, r->pblk, r->len));
-	}
 	if (ret) {
-		ext4_free_read_plan(p);
+		ext4_free_io_plan(p);
 		return ret;
 	}
 	*out = p;
 	return 0;
 }
 
-void ext4_free_read_plan(struct ext4_read_plan *p)
+int ext4_plan_read(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode, size_t len,
+		   uint64_t off, struct ext4_io_plan **out)
+{
+	*out = NULL;
+	int ret = plan_runs(f, ino, inode, len, off, out);
+	/* The runs are read around the channel, which may hold newer copies
+	 * (blocks libext2fs wrote, such as a zeroed tail). */
+	for (size_t i = 0; !ret && i < (*out)->rl.n; i++) {
+		const struct ext4_run *r = &(*out)->rl.v[i];
+		if (r->pblk && !r->uninit)
+			ret = ext4_err(sm_io_settle(f->fs->io, r->pblk, r->len));
+	}
+	if (ret && *out) {
+		ext4_free_io_plan(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+int ext4_plan_overwrite(struct sm_fs *f, ext2_ino_t ino, struct ext2_inode_large *inode,
+			size_t len, uint64_t off, struct ext4_io_plan **out)
+{
+	struct ext4_io_plan *p = NULL;
+	*out = NULL;
+	int ret = plan_runs(f, ino, inode, len, off, &p);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < p->rl.n; i++) {
+		if (!p->rl.v[i].pblk || p->rl.v[i].uninit) {
+			ext4_free_io_plan(p);   /* allocation or conversion: not here */
+			return 0;
+		}
+	}
+	/* The image gets the data around the channel: no copy of these
+	 * blocks may stay in it, older or newer. */
+	for (size_t i = 0; !ret && i < p->rl.n; i++)
+		ret = ext4_err(sm_io_release(f->fs->io, p->rl.v[i].pblk, p->rl.v[i].len));
+	if (ret) {
+		ext4_free_io_plan(p);
+		return ret;
+	}
+	*out = p;
+	return 0;
+}
+
+void ext4_free_io_plan(struct ext4_io_plan *p)
 {
 	if (p)
 		free(p->rl.v);
 	free(p);
 }
 
-static int pread_full(int fd, char *buf, size_t n, uint64_t pos)
+/* pread or pwrite, whole: the image descriptor is shared by threads and
+ * regular-file I/O is only short at the image's end or on a signal. */
+static int image_io(int fd, char *buf, size_t n, uint64_t pos, bool write)
 {
 	while (n) {
-		ssize_t r = pread(fd, buf, n, (off_t)pos);
+		ssize_t r = write ? pwrite(fd, buf, n, (off_t)pos) : pread(fd, buf, n, (off_t)pos);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -222,10 +263,11 @@ static int pread_full(int fd, char *buf, size_t n, uint64_t pos)
 }
 
 /* Without fs->lock: the caller holds the inode's data lock, so the mapping
- * cannot change, and reads the image descriptor directly (pread is safe
- * from several threads; libext2fs's channel is not). */
-ssize_t ext4_run_read_plan(struct sm_fs *f, const struct ext4_read_plan *p, char *buf, size_t len,
-			   uint64_t off)
+ * cannot change, and moves the bytes with the image descriptor (safe from
+ * several threads; libext2fs's channel is not).  Holes and unwritten runs
+ * read as zeros; an overwrite plan has none. */
+static ssize_t run_plan(struct sm_fs *f, const struct ext4_io_plan *p, char *buf, size_t len,
+			uint64_t off, bool write)
 {
 	uint64_t bs = p->bs;
 	int ret = 0;
@@ -239,14 +281,30 @@ ssize_t ext4_run_read_plan(struct sm_fs *f, const struct ext4_read_plan *p, char
 			end = off + len;
 		if (start >= end)
 			continue;
-		char *out = buf + (start - off);
-		if (!r->pblk || r->uninit)
-			memset(out, 0, end - start);
-		else
-			ret = pread_full(f->image_fd, out, end - start,
-					 r->pblk * bs + (start - r->lblk * bs));
+		char *at = buf + (start - off);
+		if (!r->pblk || r->uninit) {
+			if (write)
+				ret = -EIO;   /* plan_overwrite refuses those */
+			else
+				memset(at, 0, end - start);
+		} else {
+			ret = image_io(f->image_fd, at, end - start,
+				       r->pblk * bs + (start - r->lblk * bs), write);
+		}
 	}
 	return ret ? ret : (ssize_t)len;
+}
+
+ssize_t ext4_run_read_plan(struct sm_fs *f, const struct ext4_io_plan *p, char *buf, size_t len,
+			   uint64_t off)
+{
+	return run_plan(f, p, buf, len, off, false);
+}
+
+ssize_t ext4_run_write_plan(struct sm_fs *f, const struct ext4_io_plan *p, const char *buf,
+			    size_t len, uint64_t off)
+{
+	return run_plan(f, p, (char *)buf, len, off, true);
 }
 
 /* Did lblk hold data before this write (mapped and written)? */

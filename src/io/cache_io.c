@@ -612,6 +612,17 @@ errcode_t sm_io_settle(io_channel ch, unsigned long long block, unsigned long lo
 	return each_in_range(c, ch, block, count, write_out_if_dirty);
 }
 
+errcode_t sm_io_release(io_channel ch, unsigned long long block, unsigned long long count)
+{
+	struct cache_io *c = ours(ch);
+	if (!c || !c->nslots)
+		return 0;
+	errcode_t err = c->ndirty ? each_in_range(c, ch, block, count, write_out_if_dirty) : 0;
+	if (!err)
+		(void)each_in_range(c, ch, block, count, forget_slot);
+	return err;
+}
+
 errcode_t sm_io_write_back_due(io_channel ch)
 {
 	struct cache_io *c = ours(ch);

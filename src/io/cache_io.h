@@ -26,6 +26,10 @@ errcode_t sm_io_write_data(io_channel ch, unsigned long long block, int count, c
  * the channel: writes out the cached blocks there that the image lacks. */
 errcode_t sm_io_settle(io_channel ch, unsigned long long block, unsigned long long count);
 
+/* Before writing [block, block + count) around the channel: writes out the
+ * dirty blocks there and forgets every cached copy. */
+errcode_t sm_io_release(io_channel ch, unsigned long long block, unsigned long long count);
+
 /* Writes the dirty blocks if the oldest is SM_CACHE_IO_DIRTY_SECONDS old
  * (or half the cache is dirty); for a caller that runs while no one
  * writes. */

@@ -247,6 +247,49 @@ static void test_rw(struct img *im, const char *t, bool extents, uint64_t bs)
 	release(im, ino);
 }
 
+/* Overwrites inside i_size of an extent file move their data after the
+ * filesystem lock (ext4_plan_overwrite); ranges touching a hole or an
+ * unwritten extent, or crossing EOF, take the allocating path.  Either way
+ * the bytes, the times and the neighbours must come out right. */
+static void test_overwrite(struct img *im, const char *t)
+{
+	uint64_t bs = 4096;
+	uint64_t ino = create(im, "over", 0644);
+	tap_check(ino != 0 && roundtrip(im, ino, 0, 64 * bs), "%s: 256 KiB written", t);
+
+	struct sm_setattr old = { .valid = SM_SET_MTIME, .mtime = { .tv_sec = 1000000 } };
+	struct sm_attr a;
+	CHECK_EQ(sm_setattr(im->fs, ino, &root_caller, &old, &a), 0, "%s: mtime set to the past", t);
+	tap_check(roundtrip(im, ino, 3 * bs, 2 * bs), "%s: aligned overwrite", t);
+	a = attr_of(im, ino);
+	tap_check(a.mtime.tv_sec > 1000000 && a.ctime.tv_sec > 1000000, "%s: it updates mtime and ctime", t);
+	CHECK_EQ(a.size, 64 * bs, "%s: and leaves the size", t);
+
+	/* Partial blocks at both ends: the bytes around must stay. */
+	unsigned char before[3 * 4096], after[3 * 4096];
+	CHECK_EQ(sm_read(im->fs, ino, 0, before, sizeof(before), 10 * bs), (ssize_t)sizeof(before),
+		 "%s: read around", t);
+	CHECK_EQ(sm_write(im->fs, ino, 0, "0123456789", 10, 11 * bs - 5), 10,
+		 "%s: 10 bytes across a block boundary", t);
+	memcpy(before + bs - 5, "0123456789", 10);
+	CHECK_EQ(sm_read(im->fs, ino, 0, after, sizeof(after), 10 * bs), (ssize_t)sizeof(after),
+		 "%s: read back", t);
+	tap_check(memcmp(before, after, sizeof(after)) == 0, "%s: only those bytes changed", t);
+
+	/* A punched hole inside the range: allocated and written anew. */
+	CHECK_EQ(sm_fallocate(im->fs, ino, SM_FALLOC_PUNCH_HOLE | SM_FALLOC_KEEP_SIZE, 20 * bs, 2 * bs), 0,
+		 "%s: punch 2 blocks", t);
+	tap_check(roundtrip(im, ino, 19 * bs + 100, 4 * bs), "%s: overwrite across the hole", t);
+	/* Unwritten blocks inside the range: converted, not read as zeros. */
+	CHECK_EQ(sm_fallocate(im->fs, ino, SM_FALLOC_ZERO_RANGE, 30 * bs, 4 * bs), 0,
+		 "%s: zero-range 4 blocks", t);
+	tap_check(roundtrip(im, ino, 29 * bs, 6 * bs), "%s: overwrite across unwritten blocks", t);
+	/* Crossing EOF grows the file. */
+	tap_check(roundtrip(im, ino, 63 * bs, 3 * bs), "%s: overwrite across EOF", t);
+	CHECK_EQ(attr_of(im, ino).size, 66 * bs, "%s: the size follows", t);
+	release(im, ino);
+}
+
 static void test_seek(struct img *im, const char *t)
 {
 	uint64_t ino = create(im, "sparse", 0644);
@@ -596,6 +639,8 @@ static void test_fs(const char *t, const char *mkfs, bool extents, bool inline_d
 	}
 	tap_check(img_open(&im, false), "%s: open", t);
 	test_rw(&im, t, extents, bs);
+	if (extents && bs == 4096)
+		test_overwrite(&im, t);
 	test_seek(&im, t);
 	test_falloc(&im, t, extents);
 	test_xattr(&im, t);
