@@ -411,37 +411,16 @@ static errcode_t write_through(struct cache_io *c, io_channel ch, unsigned long 
 	return err;
 }
 
-/* A write of `bytes` bytes from the start of block: the covered blocks'
- * dirty copies go out first (the write may cover them only in part), then
- * the cache forgets them. */
-static errcode_t write_partial(struct cache_io *c, io_channel ch, unsigned long long block,
-			       unsigned long long bytes, errcode_t (*write)(void *), void *arg)
+/* Before the image is written around the cache, possibly covering blocks
+ * only in part: their dirty copies go out first, then the cache forgets
+ * every copy of them. */
+static errcode_t release_range(struct cache_io *c, io_channel ch, unsigned long long block,
+			       unsigned long long count)
 {
-	unsigned long long bs = (unsigned)ch->block_size;
-	unsigned long long n = (bytes + bs - 1) / bs;
-	errcode_t err = each_in_range(c, ch, block, n, write_out_if_dirty);
-	if (err)
-		return err;
-	err = write(arg);
-	(void)each_in_range(c, ch, block, n, forget_slot);
+	errcode_t err = c->ndirty ? each_in_range(c, ch, block, count, write_out_if_dirty) : 0;
+	if (!err)
+		(void)each_in_range(c, ch, block, count, forget_slot);
 	return err;
-}
-
-struct byte_write {
-	io_channel under;
-	unsigned long long block;    /* write_blk64 with a byte count */
-	unsigned long offset;        /* or write_byte */
-	int count;
-	const void *buf;
-	bool by_offset;
-};
-
-static errcode_t do_byte_write(void *arg)
-{
-	struct byte_write *w = arg;
-	if (w->by_offset)
-		return io_channel_write_byte(w->under, w->offset, w->count, w->buf);
-	return io_channel_write_blk64(w->under, w->block, w->count, w->buf);
 }
 
 static errcode_t cache_write_blk64(io_channel ch, unsigned long long block, int count,
@@ -451,9 +430,11 @@ static errcode_t cache_write_blk64(io_channel ch, unsigned long long block, int 
 	if (!c->nslots)
 		return io_channel_write_blk64(c->under, block, count, buf);
 	if (count < 0) {
-		struct byte_write w = { .under = c->under, .block = block, .count = count, .buf = buf };
-		return write_partial(c, ch, block, (unsigned long long)-(long long)count,
-				     do_byte_write, &w);
+		/* A byte count from the start of block. */
+		unsigned long long bytes = (unsigned long long)-(long long)count;
+		unsigned long long bs = (unsigned)ch->block_size;
+		errcode_t err = release_range(c, ch, block, (bytes + bs - 1) / bs);
+		return err ? err : io_channel_write_blk64(c->under, block, count, buf);
 	}
 	if (count != 1)
 		return write_through(c, ch, block, count, buf);
@@ -495,9 +476,8 @@ static errcode_t cache_write_byte(io_channel ch, unsigned long offset, int count
 		return io_channel_write_byte(c->under, offset, count, buf);
 	unsigned long long bs = (unsigned)ch->block_size;
 	unsigned long long first = offset / bs, last = (offset + (unsigned)count - 1) / bs;
-	struct byte_write w = { .under = c->under, .offset = offset, .count = count, .buf = buf,
-				.by_offset = true };
-	return write_partial(c, ch, first, (last - first + 1) * bs, do_byte_write, &w);
+	errcode_t err = release_range(c, ch, first, last - first + 1);
+	return err ? err : io_channel_write_byte(c->under, offset, count, buf);
 }
 
 static errcode_t cache_set_option(io_channel ch, const char *option, const char *arg)
@@ -615,12 +595,7 @@ errcode_t sm_io_settle(io_channel ch, unsigned long long block, unsigned long lo
 errcode_t sm_io_release(io_channel ch, unsigned long long block, unsigned long long count)
 {
 	struct cache_io *c = ours(ch);
-	if (!c || !c->nslots)
-		return 0;
-	errcode_t err = c->ndirty ? each_in_range(c, ch, block, count, write_out_if_dirty) : 0;
-	if (!err)
-		(void)each_in_range(c, ch, block, count, forget_slot);
-	return err;
+	return c && c->nslots ? release_range(c, ch, block, count) : 0;
 }
 
 errcode_t sm_io_write_back_due(io_channel ch)
