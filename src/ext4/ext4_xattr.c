@@ -14,24 +14,13 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include "acl/posix_acl.h"
 #include "ext4_private.h"
 
 #define XATTR_NAME_MAX_LEN 255u
 
-/* Linux ACL xattr format (posix_acl_xattr.h) and ext4's on-disk format. */
-#define ACL_XATTR_VERSION 0x0002u
+/* ext4's on-disk ACL format (the xattr one is in acl/posix_acl.h). */
 #define ACL_DISK_VERSION  0x0001u
-#define ACL_UNDEFINED_ID  0xffffffffu
-#define ACL_TAG_USER_OBJ  0x01
-#define ACL_TAG_USER      0x02
-#define ACL_TAG_GROUP_OBJ 0x04
-#define ACL_TAG_GROUP     0x08
-#define ACL_TAG_MASK      0x10
-#define ACL_TAG_OTHER     0x20
-#define ACL_PERM_BITS     0x07
-
-#define ACL_ACCESS  "system.posix_acl_access"
-#define ACL_DEFAULT "system.posix_acl_default"
 
 enum xattr_ns { NS_USER, NS_TRUSTED, NS_SECURITY, NS_ACL_ACCESS, NS_ACL_DEFAULT, NS_NONE };
 
@@ -82,33 +71,6 @@ static int check_name(const char *name, enum xattr_ns *ns)
 	return 0;
 }
 
-static int le16_at(const unsigned char *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t le32_at(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le16(unsigned char *p, unsigned v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	put_le16(p, v & 0xffff);
-	put_le16(p + 2, v >> 16);
-}
-
-static bool acl_tag_has_id(int tag)
-{
-	return tag == ACL_TAG_USER || tag == ACL_TAG_GROUP;
-}
-
 /* On-disk ext4 ACL (image data: hostile) to the Linux xattr format.
  * *out is malloc'd. */
 static int acl_from_disk(const unsigned char *disk, size_t len, unsigned char **out,
@@ -117,14 +79,14 @@ static int acl_from_disk(const unsigned char *disk, size_t len, unsigned char **
 	size_t n = 0, pos;
 	unsigned char *buf, *e;
 
-	if (len < 4 || le32_at(disk) != ACL_DISK_VERSION)
+	if (len < 4 || acl_le32(disk) != ACL_DISK_VERSION)
 		return -EUCLEAN;
 	/* Count first, checking every entry lies inside the value. */
 	for (pos = 4; pos < len; n++) {
 		if (len - pos < 4)
 			return -EUCLEAN;
-		int tag = le16_at(disk + pos);
-		size_t esize = acl_tag_has_id(tag) ? 8 : 4;
+		unsigned tag = acl_le16(disk + pos);
+		size_t esize = sm_acl_tag_has_id(tag) ? 8 : 4;
 		switch (tag) {
 		case ACL_TAG_USER_OBJ: case ACL_TAG_USER: case ACL_TAG_GROUP_OBJ:
 		case ACL_TAG_GROUP: case ACL_TAG_MASK: case ACL_TAG_OTHER:
@@ -140,111 +102,23 @@ static int acl_from_disk(const unsigned char *disk, size_t len, unsigned char **
 	buf = malloc(*out_len);
 	if (!buf)
 		return -ENOMEM;
-	put_le32(buf, ACL_XATTR_VERSION);
+	acl_put_le32(buf, ACL_XATTR_VERSION);
 	e = buf + 4;
 	for (pos = 4; pos < len; e += 8) {
-		int tag = le16_at(disk + pos);
-		put_le16(e, (unsigned)tag);
-		put_le16(e + 2, (unsigned)le16_at(disk + pos + 2));
-		if (acl_tag_has_id(tag)) {
-			put_le32(e + 4, le32_at(disk + pos + 4));
+		unsigned tag = acl_le16(disk + pos);
+		acl_put_le16(e, tag);
+		acl_put_le16(e + 2, acl_le16(disk + pos + 2));
+		if (sm_acl_tag_has_id(tag)) {
+			acl_put_le32(e + 4, acl_le32(disk + pos + 4));
 			pos += 8;
 		} else {
 			/* posix_acl_to_xattr() writes ACL_UNDEFINED_ID here. */
-			put_le32(e + 4, ACL_UNDEFINED_ID);
+			acl_put_le32(e + 4, ACL_UNDEFINED_ID);
 			pos += 4;
 		}
 	}
 	*out = buf;
 	return 0;
-}
-
-/* Validate a Linux-format ACL from the caller like posix_acl_from_xattr()
- * and posix_acl_valid(); *count is its number of entries (0: no ACL). */
-static int acl_check(const unsigned char *value, size_t len, size_t *count)
-{
-	enum { S_UOBJ, S_USER, S_GROUP, S_OTHER, S_DONE } state = S_UOBJ;
-	bool needs_mask = false;
-
-	*count = 0;
-	if (len == 0)
-		return 0;
-	if (len < 4)
-		return -EINVAL;
-	if (le32_at(value) != ACL_XATTR_VERSION)
-		return -EOPNOTSUPP;
-	if ((len - 4) % 8)
-		return -EINVAL;
-	*count = (len - 4) / 8;
-	if (*count == 0)
-		return 0;
-	for (size_t i = 0; i < *count; i++) {
-		const unsigned char *e = value + 4 + 8 * i;
-		int tag = le16_at(e);
-		if (le16_at(e + 2) & ~ACL_PERM_BITS)
-			return -EINVAL;
-		switch (tag) {
-		case ACL_TAG_USER_OBJ:
-			if (state != S_UOBJ)
-				return -EINVAL;
-			state = S_USER;
-			break;
-		case ACL_TAG_USER:
-			if (state != S_USER || le32_at(e + 4) == ACL_UNDEFINED_ID)
-				return -EINVAL;
-			needs_mask = true;
-			break;
-		case ACL_TAG_GROUP_OBJ:
-			if (state != S_USER)
-				return -EINVAL;
-			state = S_GROUP;
-			break;
-		case ACL_TAG_GROUP:
-			if (state != S_GROUP || le32_at(e + 4) == ACL_UNDEFINED_ID)
-				return -EINVAL;
-			needs_mask = true;
-			break;
-		case ACL_TAG_MASK:
-			if (state != S_GROUP)
-				return -EINVAL;
-			state = S_OTHER;
-			break;
-		case ACL_TAG_OTHER:
-			if (state == S_OTHER || (state == S_GROUP && !needs_mask)) {
-				state = S_DONE;
-				break;
-			}
-			return -EINVAL;
-		default:
-			return -EINVAL;
-		}
-	}
-	return state == S_DONE ? 0 : -EINVAL;
-}
-
-/* posix_acl_equiv_mode(): the permission bits the ACL implies, and whether
- * the mode alone says everything (no named entries, no mask). */
-static bool acl_equiv_mode(const unsigned char *value, size_t count, uint16_t *perm)
-{
-	bool equiv = true;
-	int mask = -1;
-	uint16_t mode = 0;
-
-	for (size_t i = 0; i < count; i++) {
-		const unsigned char *e = value + 4 + 8 * i;
-		uint16_t p = (uint16_t)(le16_at(e + 2) & ACL_PERM_BITS);
-		switch (le16_at(e)) {
-		case ACL_TAG_USER_OBJ: mode |= (uint16_t)(p << 6); break;
-		case ACL_TAG_GROUP_OBJ: mode |= (uint16_t)(p << 3); break;
-		case ACL_TAG_OTHER: mode |= p; break;
-		case ACL_TAG_MASK: mask = p; equiv = false; break;
-		default: equiv = false; break;
-		}
-	}
-	if (mask >= 0)
-		mode = (uint16_t)((mode & ~S_IRWXG) | (mask << 3));
-	*perm = mode;
-	return equiv;
 }
 
 /* A validated Linux-format ACL to ext4's on-disk format. */
@@ -254,15 +128,15 @@ static int acl_to_disk(const unsigned char *value, size_t count, unsigned char *
 	unsigned char *buf = malloc(4 + 8 * count), *e;
 	if (!buf)
 		return -ENOMEM;
-	put_le32(buf, ACL_DISK_VERSION);
+	acl_put_le32(buf, ACL_DISK_VERSION);
 	e = buf + 4;
 	for (size_t i = 0; i < count; i++) {
 		const unsigned char *x = value + 4 + 8 * i;
-		int tag = le16_at(x);
-		put_le16(e, (unsigned)tag);
-		put_le16(e + 2, (unsigned)le16_at(x + 2));
-		if (acl_tag_has_id(tag)) {
-			put_le32(e + 4, le32_at(x + 4));
+		unsigned tag = acl_le16(x);
+		acl_put_le16(e, tag);
+		acl_put_le16(e + 2, acl_le16(x + 2));
+		if (sm_acl_tag_has_id(tag)) {
+			acl_put_le32(e + 4, acl_le32(x + 4));
 			e += 8;
 		} else {
 			e += 4;
@@ -445,7 +319,7 @@ out_unlock:
 
 /* After a successful change: ctime (and the mode, for an access ACL) on
  * the freshly re-read inode, since libext2fs wrote the xattr area. */
-static int finish_change(struct sm_fs *f, ext2_ino_t ino, bool set_perm, uint16_t perm)
+static int finish_change(struct sm_fs *f, ext2_ino_t ino, bool set_perm, uint32_t perm)
 {
 	struct ext2_inode_large inode;
 	int ret = ext4_read_inode(f, ino, &inode);
@@ -475,7 +349,7 @@ static int check_change(struct sm_fs *f, const struct ext2_inode_large *inode, e
 }
 
 static int remove_locked(struct sm_fs *f, ext2_ino_t ino, struct ext2_xattr_handle *h,
-			 const char *name, bool set_perm, uint16_t perm)
+			 const char *name, bool set_perm, uint32_t perm)
 {
 	errcode_t err = ext2fs_xattr_remove(h, name);
 	if (err)
@@ -493,7 +367,7 @@ int sm_setxattr(struct sm_fs *f, uint64_t ino, const char *name, const void *val
 	const void *store = value;
 	size_t store_len = size, count = 0;
 	bool set_perm = false;
-	uint16_t perm = 0;
+	uint32_t perm = 0;
 	int ret;
 
 	ret = check_name(name, &ns);
@@ -506,7 +380,7 @@ int sm_setxattr(struct sm_fs *f, uint64_t ino, const char *name, const void *val
 	if (size && !value)
 		return -EINVAL;
 	if (ns == NS_ACL_ACCESS || ns == NS_ACL_DEFAULT) {
-		ret = acl_check(value, size, &count);
+		ret = sm_acl_check(value, size, &count);
 		if (ret)
 			return ret;
 	}
@@ -560,7 +434,7 @@ int sm_setxattr(struct sm_fs *f, uint64_t ino, const char *name, const void *val
 			/* posix_acl_update_mode(): the mode follows the ACL, and
 			 * an ACL the mode expresses fully is not stored. */
 			set_perm = true;
-			if (acl_equiv_mode(value, count, &perm)) {
+			if (sm_acl_equiv_mode(value, count, &perm)) {
 				if (exists)
 					ret = remove_locked(f, (ext2_ino_t)ino, h, name, true, perm);
 				else
@@ -645,7 +519,7 @@ static int read_acl(struct ext2_xattr_handle *h, const char *name, unsigned char
 	ret = acl_from_disk(raw, raw_len, &conv, &len);
 	if (ret)
 		goto out_free;
-	if (acl_check(conv, len, count)) {
+	if (sm_acl_check(conv, len, count)) {
 		ret = -EUCLEAN;
 		goto out_free;
 	}
@@ -660,85 +534,6 @@ out_free:
 	if (raw)
 		ext2fs_free_mem(&raw);
 	return ret;
-}
-
-/* posix_acl_create_masq(): the inherited default ACL (validated, changed in
- * place into the new inode's access ACL) masked by the mode asked for; the
- * mode's permission bits become what the ACL grants the owner, the group
- * class (the mask, if any) and others.  True if the ACL says more than the
- * mode can (named entries or a mask). */
-static bool acl_create_masq(unsigned char *acl, size_t count, uint32_t *mode)
-{
-	unsigned char *group_obj = NULL, *mask_obj = NULL, *g;
-	uint32_t m = *mode;
-	bool not_equiv = false;
-	unsigned perm;
-
-	for (size_t i = 0; i < count; i++) {
-		unsigned char *e = acl + 4 + 8 * i;
-		perm = (unsigned)le16_at(e + 2);
-		switch (le16_at(e)) {
-		case ACL_TAG_USER_OBJ:
-			perm &= (m >> 6) & ACL_PERM_BITS;
-			m = (m & ~(uint32_t)S_IRWXU) | perm << 6;
-			put_le16(e + 2, perm);
-			break;
-		case ACL_TAG_OTHER:
-			perm &= m & ACL_PERM_BITS;
-			m = (m & ~(uint32_t)S_IRWXO) | perm;
-			put_le16(e + 2, perm);
-			break;
-		case ACL_TAG_GROUP_OBJ:
-			group_obj = e;
-			break;
-		case ACL_TAG_MASK:
-			mask_obj = e;
-			not_equiv = true;
-			break;
-		default:        /* ACL_USER, ACL_GROUP (acl_check allows no other) */
-			not_equiv = true;
-			break;
-		}
-	}
-	/* acl_check() guarantees a GROUP_OBJ entry. */
-	g = mask_obj ? mask_obj : group_obj;
-	if (g) {
-		perm = (unsigned)le16_at(g + 2) & ((m >> 3) & ACL_PERM_BITS);
-		m = (m & ~(uint32_t)S_IRWXG) | perm << 3;
-		put_le16(g + 2, perm);
-	}
-	*mode = m;
-	return not_equiv;
-}
-
-/* posix_acl_chmod_masq(): after chmod, the owner, group-class (the mask if
- * there is one) and other entries take the new permission bits. */
-static void acl_chmod_masq(unsigned char *acl, size_t count, uint32_t mode)
-{
-	unsigned char *group_obj = NULL, *mask_obj = NULL, *g;
-
-	for (size_t i = 0; i < count; i++) {
-		unsigned char *e = acl + 4 + 8 * i;
-		switch (le16_at(e)) {
-		case ACL_TAG_USER_OBJ:
-			put_le16(e + 2, (mode & S_IRWXU) >> 6);
-			break;
-		case ACL_TAG_OTHER:
-			put_le16(e + 2, mode & S_IRWXO);
-			break;
-		case ACL_TAG_GROUP_OBJ:
-			group_obj = e;
-			break;
-		case ACL_TAG_MASK:
-			mask_obj = e;
-			break;
-		default:
-			break;
-		}
-	}
-	g = mask_obj ? mask_obj : group_obj;
-	if (g)
-		put_le16(g + 2, (mode & S_IRWXG) >> 3);
 }
 
 void ext4_acl_release(struct ext4_new_acl *acl)
@@ -777,7 +572,7 @@ int ext4_acl_prepare(struct sm_fs *f, ext2_ino_t dir, uint32_t *mode, uint32_t u
 		if (ret)
 			goto out_free;
 	}
-	if (acl_create_masq(dacl, count, mode)) {
+	if (sm_acl_create_masq(dacl, count, mode)) {
 		ret = acl_to_disk(dacl, count, &acl->access, &acl->access_len);
 		if (ret)
 			goto out_free;
@@ -819,7 +614,7 @@ int ext4_acl_chmod(struct sm_fs *f, ext2_ino_t ino, uint32_t mode)
 	struct ext2_xattr_handle *h = NULL;
 	unsigned char *acl = NULL, *disk = NULL;
 	size_t count = 0, disk_len = 0;
-	uint16_t perm;
+	uint32_t perm;
 	errcode_t err;
 	int ret;
 
@@ -836,10 +631,10 @@ int ext4_acl_chmod(struct sm_fs *f, ext2_ino_t ino, uint32_t mode)
 			ret = 0;
 		goto out_close;
 	}
-	acl_chmod_masq(acl, count, mode);
+	sm_acl_chmod_masq(acl, count, mode);
 	/* As ext4_set_acl() via posix_acl_update_mode(): an ACL the mode now
 	 * says all of is dropped. */
-	if (acl_equiv_mode(acl, count, &perm)) {
+	if (sm_acl_equiv_mode(acl, count, &perm)) {
 		err = ext2fs_xattr_remove(h, ACL_ACCESS);
 	} else {
 		ret = acl_to_disk(acl, count, &disk, &disk_len);

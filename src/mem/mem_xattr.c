@@ -12,24 +12,14 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "acl/posix_acl.h"
 #include "mem_private.h"
 
 /* All names of one inode together, as listxattr returns them: what the
  * FUSE glue can pass in one reply. */
 #define MEM_XATTR_LIST_MAX (64u << 10)
 
-#define ACL_XATTR_VERSION 0x0002u
-#define ACL_UNDEFINED_ID  0xffffffffu
-#define ACL_TAG_USER_OBJ  0x01
-#define ACL_TAG_USER      0x02
-#define ACL_TAG_GROUP_OBJ 0x04
-#define ACL_TAG_GROUP     0x08
-#define ACL_TAG_MASK      0x10
-#define ACL_TAG_OTHER     0x20
-#define ACL_PERM_BITS     0x07
 
-#define ACL_ACCESS  "system.posix_acl_access"
-#define ACL_DEFAULT "system.posix_acl_default"
 
 enum xattr_ns { NS_USER, NS_TRUSTED, NS_SECURITY, NS_ACL_ACCESS, NS_ACL_DEFAULT, NS_NONE };
 
@@ -147,209 +137,6 @@ void mem_xattrs_free(struct sm_fs *f, struct mem_inode *inode)
 
 /* ---- ACL format ---- */
 
-static unsigned le16_at(const unsigned char *p)
-{
-	return (unsigned)p[0] | (unsigned)p[1] << 8;
-}
-
-static uint32_t le32_at(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le16(unsigned char *p, unsigned v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	put_le16(p, v & 0xffff);
-	put_le16(p + 2, v >> 16);
-}
-
-static bool acl_tag_has_id(unsigned tag)
-{
-	return tag == ACL_TAG_USER || tag == ACL_TAG_GROUP;
-}
-
-/* Validate an ACL like posix_acl_from_xattr() and posix_acl_valid();
- * *count is its number of entries (0: no ACL, which removes one). */
-static int acl_check(const unsigned char *value, size_t len, size_t *count)
-{
-	enum { S_UOBJ, S_USER, S_GROUP, S_OTHER, S_DONE } state = S_UOBJ;
-	bool needs_mask = false;
-
-	*count = 0;
-	if (len == 0)
-		return 0;
-	if (len < 4)
-		return -EINVAL;
-	if (le32_at(value) != ACL_XATTR_VERSION)
-		return -EOPNOTSUPP;
-	if ((len - 4) % 8)
-		return -EINVAL;
-	*count = (len - 4) / 8;
-	for (size_t i = 0; i < *count; i++) {
-		const unsigned char *e = value + 4 + 8 * i;
-		unsigned tag = le16_at(e);
-
-		if (le16_at(e + 2) & ~(unsigned)ACL_PERM_BITS)
-			return -EINVAL;
-		switch (tag) {
-		case ACL_TAG_USER_OBJ:
-			if (state != S_UOBJ)
-				return -EINVAL;
-			state = S_USER;
-			break;
-		case ACL_TAG_USER:
-		case ACL_TAG_GROUP:
-			if (state != (tag == ACL_TAG_USER ? S_USER : S_GROUP) ||
-			    le32_at(e + 4) == ACL_UNDEFINED_ID)
-				return -EINVAL;
-			needs_mask = true;
-			break;
-		case ACL_TAG_GROUP_OBJ:
-			if (state != S_USER)
-				return -EINVAL;
-			state = S_GROUP;
-			break;
-		case ACL_TAG_MASK:
-			if (state != S_GROUP)
-				return -EINVAL;
-			state = S_OTHER;
-			break;
-		case ACL_TAG_OTHER:
-			if (state == S_OTHER || (state == S_GROUP && !needs_mask)) {
-				state = S_DONE;
-				break;
-			}
-			return -EINVAL;
-		default:
-			return -EINVAL;
-		}
-	}
-	return *count == 0 || state == S_DONE ? 0 : -EINVAL;
-}
-
-/* As posix_acl_to_xattr() would give it back: no ids on entries that have
- * none. */
-static void acl_normalize(unsigned char *acl, size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		unsigned char *e = acl + 4 + 8 * i;
-
-		if (!acl_tag_has_id(le16_at(e)))
-			put_le32(e + 4, ACL_UNDEFINED_ID);
-	}
-}
-
-/* posix_acl_equiv_mode(): the permission bits the ACL implies, and whether
- * the mode alone says everything (no named entries, no mask). */
-static bool acl_equiv_mode(const unsigned char *acl, size_t count, uint32_t *perm)
-{
-	bool equiv = true;
-	int mask = -1;
-	uint32_t mode = 0;
-
-	for (size_t i = 0; i < count; i++) {
-		const unsigned char *e = acl + 4 + 8 * i;
-		uint32_t p = le16_at(e + 2) & ACL_PERM_BITS;
-
-		switch (le16_at(e)) {
-		case ACL_TAG_USER_OBJ: mode |= p << 6; break;
-		case ACL_TAG_GROUP_OBJ: mode |= p << 3; break;
-		case ACL_TAG_OTHER: mode |= p; break;
-		case ACL_TAG_MASK: mask = (int)p; equiv = false; break;
-		default: equiv = false; break;
-		}
-	}
-	if (mask >= 0)
-		mode = (mode & ~(uint32_t)S_IRWXG) | (uint32_t)mask << 3;
-	*perm = mode;
-	return equiv;
-}
-
-/* posix_acl_create_masq(): the inherited default ACL (changed in place
- * into the new inode's access ACL) masked by the mode asked for; the mode's
- * permission bits become what the ACL grants.  True if the ACL says more
- * than the mode can (named entries or a mask). */
-static bool acl_create_masq(unsigned char *acl, size_t count, uint32_t *mode)
-{
-	unsigned char *group_obj = NULL, *mask_obj = NULL, *g;
-	uint32_t m = *mode;
-	bool not_equiv = false;
-	unsigned perm;
-
-	for (size_t i = 0; i < count; i++) {
-		unsigned char *e = acl + 4 + 8 * i;
-
-		perm = le16_at(e + 2);
-		switch (le16_at(e)) {
-		case ACL_TAG_USER_OBJ:
-			perm &= (m >> 6) & ACL_PERM_BITS;
-			m = (m & ~(uint32_t)S_IRWXU) | perm << 6;
-			put_le16(e + 2, perm);
-			break;
-		case ACL_TAG_OTHER:
-			perm &= m & ACL_PERM_BITS;
-			m = (m & ~(uint32_t)S_IRWXO) | perm;
-			put_le16(e + 2, perm);
-			break;
-		case ACL_TAG_GROUP_OBJ:
-			group_obj = e;
-			break;
-		case ACL_TAG_MASK:
-			mask_obj = e;
-			not_equiv = true;
-			break;
-		default:
-			not_equiv = true;
-			break;
-		}
-	}
-	g = mask_obj ? mask_obj : group_obj;
-	if (g) {
-		perm = le16_at(g + 2) & ((m >> 3) & ACL_PERM_BITS);
-		m = (m & ~(uint32_t)S_IRWXG) | perm << 3;
-		put_le16(g + 2, perm);
-	}
-	*mode = m;
-	return not_equiv;
-}
-
-/* posix_acl_chmod_masq(): after chmod, the owner, group-class (the mask if
- * there is one) and other entries take the new permission bits. */
-static void acl_chmod_masq(unsigned char *acl, size_t count, uint32_t mode)
-{
-	unsigned char *group_obj = NULL, *mask_obj = NULL, *g;
-
-	for (size_t i = 0; i < count; i++) {
-		unsigned char *e = acl + 4 + 8 * i;
-
-		switch (le16_at(e)) {
-		case ACL_TAG_USER_OBJ:
-			put_le16(e + 2, (mode & S_IRWXU) >> 6);
-			break;
-		case ACL_TAG_OTHER:
-			put_le16(e + 2, mode & S_IRWXO);
-			break;
-		case ACL_TAG_GROUP_OBJ:
-			group_obj = e;
-			break;
-		case ACL_TAG_MASK:
-			mask_obj = e;
-			break;
-		default:
-			break;
-		}
-	}
-	g = mask_obj ? mask_obj : group_obj;
-	if (g)
-		put_le16(g + 2, (mode & S_IRWXG) >> 3);
-}
-
 /* ---- the sm_* calls ---- */
 
 ssize_t sm_getxattr(struct sm_fs *f, uint64_t ino, const char *name, void *buf, size_t size)
@@ -462,7 +249,7 @@ static int set_acl(struct sm_fs *f, struct mem_inode *inode, enum xattr_ns ns, c
 		return 0;
 	}
 	/* posix_acl_update_mode(): the mode follows the access ACL. */
-	if (set_perm && acl_equiv_mode(value, count, &perm)) {
+	if (set_perm && sm_acl_equiv_mode(value, count, &perm)) {
 		if (old)
 			xattr_unlink(f, inode, old);
 		finish_change(inode, true, perm);
@@ -472,7 +259,7 @@ static int set_acl(struct sm_fs *f, struct mem_inode *inode, enum xattr_ns ns, c
 	if (!norm)
 		return -ENOMEM;
 	memcpy(norm, value, size);
-	acl_normalize(norm, count);
+	sm_acl_normalize(norm, count);
 	ret = xattr_put(f, inode, name, norm, size);
 	free(norm);
 	if (!ret)
@@ -499,7 +286,7 @@ int sm_setxattr(struct sm_fs *f, uint64_t ino, const char *name, const void *val
 	if (size && !value)
 		return -EINVAL;
 	if (is_acl(ns)) {
-		ret = acl_check(value, size, &count);
+		ret = sm_acl_check(value, size, &count);
 		if (ret)
 			return ret;
 	}
@@ -593,7 +380,7 @@ int mem_acl_prepare(struct sm_fs *f, const struct mem_inode *dir, uint32_t *mode
 	if (S_ISLNK(*mode))
 		return 0;
 	x = xattr_find(dir, ACL_DEFAULT);
-	if (!x || acl_check(x->value, x->value_len, &count) || count == 0) {
+	if (!x || sm_acl_check(x->value, x->value_len, &count) || count == 0) {
 		*mode &= ~(umask & (S_IRWXU | S_IRWXG | S_IRWXO));
 		return 0;
 	}
@@ -609,7 +396,7 @@ int mem_acl_prepare(struct sm_fs *f, const struct mem_inode *dir, uint32_t *mode
 		mem_acl_release(acl);
 		return -ENOMEM;
 	}
-	if (acl_create_masq(masq, count, mode)) {
+	if (sm_acl_create_masq(masq, count, mode)) {
 		acl->access = masq;
 		acl->access_len = x->value_len;
 	} else {
@@ -638,11 +425,11 @@ int mem_acl_chmod(struct sm_fs *f, struct mem_inode *inode)
 	if (S_ISLNK(inode->mode))
 		return 0;
 	x = xattr_find(inode, ACL_ACCESS);
-	if (!x || acl_check(x->value, x->value_len, &count) || count == 0)
+	if (!x || sm_acl_check(x->value, x->value_len, &count) || count == 0)
 		return 0;
-	acl_chmod_masq(x->value, count, inode->mode);
+	sm_acl_chmod_masq(x->value, count, inode->mode);
 	/* An ACL the mode now says all of is dropped (posix_acl_update_mode). */
-	if (acl_equiv_mode(x->value, count, &perm))
+	if (sm_acl_equiv_mode(x->value, count, &perm))
 		xattr_unlink(f, inode, x);
 	return 0;
 }
